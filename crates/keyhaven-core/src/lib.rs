@@ -1,0 +1,26 @@
+//! Keyhaven's pure domain: the values the rest of the system trusts once parsed.
+//!
+//! Invariant: no I/O, no async, no clock reads and no randomness of its own. Time and
+//! entropy are handed in, so every rule here is tested with plain data.
+
+pub mod application;
+pub mod display_name;
+pub mod environment;
+pub mod permission;
+pub mod redirect_uri;
+pub mod scope;
+pub mod secret;
+pub mod slug;
+pub mod time;
+pub mod validation;
+
+pub use application::{AllowedOrigin, ApplicationType, ClientId, GrantType, GrantTypes};
+pub use display_name::DisplayName;
+pub use environment::{Environment, EnvironmentSet};
+pub use permission::{Permission, PermissionSet};
+pub use redirect_uri::{RedirectPurpose, RedirectUri};
+pub use scope::{Scope, ScopeSet};
+pub use secret::{SecretDigest, SecretKind, SecretToken};
+pub use slug::Slug;
+pub use time::{Clock, SystemClock, Timestamp};
+pub use validation::{FieldViolation, Invalid};
