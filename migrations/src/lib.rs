@@ -1,1 +1,16 @@
+//! Keyhaven's schema history. Each migration is dated and frozen once released: it names
+//! tables and columns itself and never uses the store's entity types, so later changes
+//! to the entities cannot rewrite history.
 
+pub use sea_orm_migration::MigrationStatus;
+pub use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_control_plane;
+
+pub struct Migrator;
+
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261123_000001_control_plane::Migration)]
+    }
+}

@@ -6,6 +6,8 @@
 pub mod application;
 pub mod display_name;
 pub mod environment;
+pub mod ids;
+pub mod model;
 pub mod permission;
 pub mod redirect_uri;
 pub mod scope;
@@ -17,6 +19,7 @@ pub mod validation;
 pub use application::{AllowedOrigin, ApplicationType, ClientId, GrantType, GrantTypes};
 pub use display_name::DisplayName;
 pub use environment::{Environment, EnvironmentSet};
+pub use ids::{ApplicationId, OrganizationId, TenantId};
 pub use permission::{Permission, PermissionSet};
 pub use redirect_uri::{RedirectPurpose, RedirectUri};
 pub use scope::{Scope, ScopeSet};

@@ -129,6 +129,21 @@ impl RedirectUri {
         })
     }
 
+    /// A URI read back from the store: it was valid when registered, and stays usable
+    /// even if a later version tightens the rules.
+    pub fn from_stored(raw: String, environment: Environment) -> Self {
+        let loopback_ip = environment == Environment::Localhost
+            && Url::parse(&raw).is_ok_and(|url| {
+                matches!(url.host(), Some(Host::Ipv4(ip)) if ip.octets() == [127, 0, 0, 1])
+                    || matches!(url.host(), Some(Host::Ipv6(ip)) if ip.is_loopback())
+            });
+        Self {
+            raw,
+            environment,
+            loopback_ip,
+        }
+    }
+
     pub fn as_str(&self) -> &str {
         &self.raw
     }

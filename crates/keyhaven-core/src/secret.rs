@@ -52,10 +52,35 @@ impl fmt::Debug for SecretToken {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("is not a well-formed {expected} (expected '{prefix}' followed by {ENCODED_LEN} base64url characters)")]
-pub struct MalformedSecret {
-    expected: &'static str,
-    prefix: &'static str,
+pub enum MalformedSecret {
+    #[error("is not a well-formed client secret (expected 'khs_' followed by {ENCODED_LEN} base64url characters)")]
+    ClientSecret,
+    #[error(
+        "is not a well-formed management token (expected {MIN_SUPPLIED_LEN} to {MAX_SUPPLIED_LEN} visible ASCII characters, like the 'khm_...' tokens Keyhaven issues)"
+    )]
+    ManagementToken,
+}
+
+/// Management tokens may also be supplied by an operator (`KEYHAVEN_BOOTSTRAP_TOKEN`), so
+/// any long enough string of visible ASCII is accepted; what Keyhaven generates fits.
+pub const MIN_SUPPLIED_LEN: usize = 32;
+pub const MAX_SUPPLIED_LEN: usize = 256;
+
+impl SecretKind {
+    fn accepts(self, presented: &str) -> bool {
+        match self {
+            Self::ClientSecret => presented.strip_prefix(self.prefix()).is_some_and(|body| {
+                body.len() == ENCODED_LEN
+                    && body
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            }),
+            Self::ManagementToken => {
+                (MIN_SUPPLIED_LEN..=MAX_SUPPLIED_LEN).contains(&presented.len())
+                    && presented.bytes().all(|b| b.is_ascii_graphic())
+            }
+        }
+    }
 }
 
 /// The SHA-256 digest a secret is stored and looked up by.
@@ -67,24 +92,15 @@ impl SecretDigest {
         Self(Sha256::digest(secret.as_bytes()).into())
     }
 
-    /// The digest of a secret presented by a caller, once its shape is right: malformed
-    /// input is refused before it reaches the store.
+    /// The digest of a secret presented by a caller (or an operator), once its shape is
+    /// right: malformed input is refused before it reaches the store.
     pub fn of_presented(kind: SecretKind, presented: &str) -> Result<Self, MalformedSecret> {
-        let well_formed = presented.strip_prefix(kind.prefix()).is_some_and(|body| {
-            body.len() == ENCODED_LEN
-                && body
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        });
-        if well_formed {
+        if kind.accepts(presented) {
             Ok(Self::of(presented))
         } else {
-            Err(MalformedSecret {
-                expected: match kind {
-                    SecretKind::ManagementToken => "management token",
-                    SecretKind::ClientSecret => "client secret",
-                },
-                prefix: kind.prefix(),
+            Err(match kind {
+                SecretKind::ManagementToken => MalformedSecret::ManagementToken,
+                SecretKind::ClientSecret => MalformedSecret::ClientSecret,
             })
         }
     }
@@ -134,21 +150,36 @@ mod tests {
     }
 
     #[test]
-    fn malformed_secrets_are_refused_before_lookup() {
-        let kind = SecretKind::ManagementToken;
+    fn malformed_client_secrets_are_refused_before_lookup() {
+        let kind = SecretKind::ClientSecret;
         let good = SecretToken::from_entropy(kind, [1; 32]);
+        assert!(SecretDigest::of_presented(kind, good.expose()).is_ok());
         for bad in [
             "",
-            "Bearer",
-            "khs_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            "khm_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
             &good.expose()[..good.expose().len() - 1],
             &format!("{}x", good.expose()),
-            &good.expose().replace('_', "/"),
-            "khm_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+            &good.expose().replacen("khs_", "khs/", 1),
+            "khs_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
         ] {
-            if bad == good.expose() {
-                continue;
-            }
+            assert!(SecretDigest::of_presented(kind, bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn management_tokens_may_be_operator_supplied_but_not_garbage() {
+        let kind = SecretKind::ManagementToken;
+        let generated = SecretToken::from_entropy(kind, [2; 32]);
+        assert!(SecretDigest::of_presented(kind, generated.expose()).is_ok());
+        assert!(SecretDigest::of_presented(kind, &"s3cr3t-from-vault".repeat(2)).is_ok());
+        for bad in [
+            "",
+            "short",
+            &"x".repeat(MAX_SUPPLIED_LEN + 1),
+            "has a space in it and is long enough to pass",
+            "ünïcode-ünïcode-ünïcode-ünïcode-ünïcode",
+            "tab\tcontrol\u{7}characters-are-not-tokens-at-all",
+        ] {
             assert!(SecretDigest::of_presented(kind, bad).is_err(), "{bad:?}");
         }
     }

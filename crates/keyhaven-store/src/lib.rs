@@ -1,1 +1,23 @@
+//! Keyhaven's persistence over sea-orm, on SQLite (embedded default) and PostgreSQL.
+//!
+//! Invariants: sea-orm types never leave this crate (functions return
+//! `keyhaven_core::model` records); every query of tenant-owned rows filters on the
+//! tenant, which is the first argument after the store; every mutation writes its audit
+//! event in the same transaction.
 
+pub mod applications;
+pub mod audit;
+mod connect;
+mod entities;
+mod error;
+pub mod management_tokens;
+pub mod organizations;
+mod page;
+pub mod redirect_uris;
+mod request_ids;
+pub mod tenants;
+
+pub use audit::Audit;
+pub use connect::{Backend, MigrationState, Store};
+pub use error::StoreError;
+pub use page::{Page, PageRequest};

@@ -1,0 +1,71 @@
+use std::time::Duration;
+
+/// How long the tokens a tenant issues live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenLifetimes {
+    pub access_token: Duration,
+    pub id_token: Duration,
+    pub refresh_token: Duration,
+}
+
+const MINUTE: u64 = 60;
+const HOUR: u64 = 60 * MINUTE;
+const DAY: u64 = 24 * HOUR;
+
+impl Default for TokenLifetimes {
+    fn default() -> Self {
+        Self {
+            access_token: Duration::from_secs(10 * MINUTE),
+            id_token: Duration::from_secs(HOUR),
+            refresh_token: Duration::from_secs(30 * DAY),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("must be between {min} and {max} seconds (got {got})")]
+pub struct LifetimeError {
+    min: u64,
+    max: u64,
+    got: i64,
+}
+
+impl TokenLifetimes {
+    pub fn access_token(seconds: i64) -> Result<Duration, LifetimeError> {
+        bounded(seconds, MINUTE, DAY)
+    }
+
+    pub fn id_token(seconds: i64) -> Result<Duration, LifetimeError> {
+        bounded(seconds, MINUTE, DAY)
+    }
+
+    pub fn refresh_token(seconds: i64) -> Result<Duration, LifetimeError> {
+        bounded(seconds, HOUR, 365 * DAY)
+    }
+}
+
+fn bounded(seconds: i64, min: u64, max: u64) -> Result<Duration, LifetimeError> {
+    match u64::try_from(seconds) {
+        Ok(s) if (min..=max).contains(&s) => Ok(Duration::from_secs(s)),
+        _ => Err(LifetimeError {
+            min,
+            max,
+            got: seconds,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lifetimes_stay_within_sane_bounds() {
+        assert_eq!(TokenLifetimes::access_token(600), Ok(Duration::from_secs(600)));
+        assert!(TokenLifetimes::access_token(59).is_err());
+        assert!(TokenLifetimes::access_token(-1).is_err());
+        assert!(TokenLifetimes::id_token(86_401).is_err());
+        assert!(TokenLifetimes::refresh_token(3599).is_err());
+        assert!(TokenLifetimes::refresh_token(365 * 86_400).is_ok());
+    }
+}

@@ -1,0 +1,29 @@
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "applications")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub tenant_id: String,
+    pub client_id: String,
+    pub display_name: String,
+    pub app_type: String,
+    /// Space-separated OAuth grant type names.
+    pub grant_types: String,
+    /// Space-separated scopes.
+    pub scopes: String,
+    pub first_party: bool,
+    /// Space-separated origins.
+    pub allowed_origins: String,
+    pub allow_code_without_pkce: bool,
+    pub disabled_environments: String,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

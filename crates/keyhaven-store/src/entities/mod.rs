@@ -1,0 +1,11 @@
+//! sea-orm entities: the rows as stored. They never leave this crate; the repository
+//! modules turn them into `keyhaven_core::model` records.
+
+pub mod application;
+pub mod audit_event;
+pub mod client_secret;
+pub mod management_token;
+pub mod organization;
+pub mod redirect_uri;
+pub mod request_id;
+pub mod tenant;

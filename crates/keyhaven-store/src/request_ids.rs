@@ -1,0 +1,46 @@
+//! Client-chosen request ids that make a retried create return what the first one made
+//! (AIP-155) instead of a duplicate or an ALREADY_EXISTS.
+
+use keyhaven_core::OrganizationId;
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
+
+use crate::StoreError;
+use crate::audit::Audit;
+use crate::entities::request_id;
+
+
+/// The row id a previous create with this request id made, if any.
+pub(crate) async fn find(
+    db: &impl ConnectionTrait,
+    organization: &OrganizationId,
+    method: &str,
+    request_id: &str,
+) -> Result<Option<String>, StoreError> {
+    Ok(request_id::Entity::find_by_id((
+        organization.to_string(),
+        method.to_owned(),
+        request_id.to_owned(),
+    ))
+    .one(db)
+    .await?
+    .map(|row| row.resource_name))
+}
+
+pub(crate) async fn remember(
+    db: &impl ConnectionTrait,
+    audit: &Audit,
+    request_id: &str,
+    row_id: &str,
+) -> Result<(), StoreError> {
+    request_id::ActiveModel {
+        organization_id: Set(audit.organization_id.to_string()),
+        method: Set(audit.action.to_owned()),
+        request_id: Set(request_id.to_owned()),
+        resource_name: Set(row_id.to_owned()),
+        created_at: Set(audit.now.unix_millis()),
+    }
+    .insert(db)
+    .await
+    .map_err(StoreError::on_write("request id"))?;
+    Ok(())
+}
