@@ -117,7 +117,11 @@ fn text(col: impl IntoIden) -> ColumnDef {
 }
 
 fn text_key(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).string().not_null().primary_key().to_owned()
+    ColumnDef::new(col)
+        .string()
+        .not_null()
+        .primary_key()
+        .to_owned()
 }
 
 fn millis(col: impl IntoIden) -> ColumnDef {
@@ -129,7 +133,11 @@ fn millis_null(col: impl IntoIden) -> ColumnDef {
 }
 
 fn flag(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).boolean().not_null().default(false).to_owned()
+    ColumnDef::new(col)
+        .boolean()
+        .not_null()
+        .default(false)
+        .to_owned()
 }
 
 fn cascade(

@@ -104,7 +104,9 @@ pub enum GrantTypeError {
         grant: &'static str,
         hint: &'static str,
     },
-    #[error("refresh_token needs authorization_code or token exchange to obtain a first refresh token")]
+    #[error(
+        "refresh_token needs authorization_code or token exchange to obtain a first refresh token"
+    )]
     RefreshAlone,
 }
 
@@ -130,7 +132,9 @@ impl GrantTypes {
             }
             if !app_type.allows(grant) {
                 let hint = match app_type {
-                    ApplicationType::Service => " (service applications use client_credentials only)",
+                    ApplicationType::Service => {
+                        " (service applications use client_credentials only)"
+                    }
                     ApplicationType::Spa | ApplicationType::Native
                         if grant == GrantType::ClientCredentials =>
                     {
@@ -169,7 +173,11 @@ impl GrantTypes {
     }
 
     pub fn to_delimited(&self) -> String {
-        self.0.iter().map(|g| g.as_str()).collect::<Vec<_>>().join(" ")
+        self.0
+            .iter()
+            .map(|g| g.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 }
 
@@ -187,7 +195,11 @@ impl ClientId {
             && raw
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if ok { Ok(Self(raw.to_owned())) } else { Err(ClientIdError) }
+        if ok {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(ClientIdError)
+        }
     }
 
     /// A new client id from 128 random bits, as 26 lowercase base32 characters.
@@ -283,23 +295,53 @@ mod tests {
         let ok = |t, g: &[&str]| GrantTypes::for_application(t, g).map(|g| g.to_delimited());
         assert_eq!(ok(Service, &[]), Ok("client_credentials".into()));
         assert_eq!(ok(Web, &[]), Ok("authorization_code refresh_token".into()));
-        assert_eq!(ok(Web, &["authorization_code", "client_credentials"]), Ok("authorization_code client_credentials".into()));
         assert_eq!(
-            ok(Native, &["authorization_code", "urn:ietf:params:oauth:grant-type:token-exchange"]),
+            ok(Web, &["authorization_code", "client_credentials"]),
+            Ok("authorization_code client_credentials".into())
+        );
+        assert_eq!(
+            ok(
+                Native,
+                &[
+                    "authorization_code",
+                    "urn:ietf:params:oauth:grant-type:token-exchange"
+                ]
+            ),
             Ok("authorization_code urn:ietf:params:oauth:grant-type:token-exchange".into())
         );
-        assert!(matches!(ok(Service, &["authorization_code"]), Err(GrantTypeError::NotForType { .. })));
-        assert!(matches!(ok(Spa, &["client_credentials"]), Err(GrantTypeError::NotForType { .. })));
-        assert!(matches!(ok(Native, &["client_credentials"]), Err(GrantTypeError::NotForType { .. })));
-        assert_eq!(ok(Web, &["implicit"]), Err(GrantTypeError::Unknown("implicit".into())));
-        assert_eq!(ok(Web, &["password"]), Err(GrantTypeError::Unknown("password".into())));
+        assert!(matches!(
+            ok(Service, &["authorization_code"]),
+            Err(GrantTypeError::NotForType { .. })
+        ));
+        assert!(matches!(
+            ok(Spa, &["client_credentials"]),
+            Err(GrantTypeError::NotForType { .. })
+        ));
+        assert!(matches!(
+            ok(Native, &["client_credentials"]),
+            Err(GrantTypeError::NotForType { .. })
+        ));
+        assert_eq!(
+            ok(Web, &["implicit"]),
+            Err(GrantTypeError::Unknown("implicit".into()))
+        );
+        assert_eq!(
+            ok(Web, &["password"]),
+            Err(GrantTypeError::Unknown("password".into()))
+        );
         assert_eq!(
             ok(Web, &["authorization_code", "authorization_code"]),
             Err(GrantTypeError::Duplicate("authorization_code"))
         );
-        assert_eq!(ok(Web, &["refresh_token"]), Err(GrantTypeError::RefreshAlone));
+        assert_eq!(
+            ok(Web, &["refresh_token"]),
+            Err(GrantTypeError::RefreshAlone)
+        );
         let message = ok(Service, &["refresh_token"]).unwrap_err().to_string();
-        assert!(message.contains("service applications use client_credentials only"), "{message}");
+        assert!(
+            message.contains("service applications use client_credentials only"),
+            "{message}"
+        );
     }
 
     #[test]
@@ -325,19 +367,45 @@ mod tests {
             ("https://app.example.com:8443", Spa, Ok(())),
             ("http://localhost:5173", Spa, Ok(())),
             ("http://127.0.0.1:5173", Spa, Ok(())),
-            ("https://app.example.com", Web, Err(AllowedOriginError::NotSpa)),
-            ("https://app.example.com/", Spa, Err(AllowedOriginError::NotAnOrigin)),
-            ("https://app.example.com/path", Spa, Err(AllowedOriginError::NotAnOrigin)),
-            ("https://APP.example.com", Spa, Err(AllowedOriginError::NotAnOrigin)),
+            (
+                "https://app.example.com",
+                Web,
+                Err(AllowedOriginError::NotSpa),
+            ),
+            (
+                "https://app.example.com/",
+                Spa,
+                Err(AllowedOriginError::NotAnOrigin),
+            ),
+            (
+                "https://app.example.com/path",
+                Spa,
+                Err(AllowedOriginError::NotAnOrigin),
+            ),
+            (
+                "https://APP.example.com",
+                Spa,
+                Err(AllowedOriginError::NotAnOrigin),
+            ),
             ("*", Spa, Err(AllowedOriginError::NotAnOrigin)),
-            ("http://app.example.com", Spa, Err(AllowedOriginError::Insecure)),
+            (
+                "http://app.example.com",
+                Spa,
+                Err(AllowedOriginError::Insecure),
+            ),
         ];
         for (raw, t, expected) in cases {
-            assert_eq!(AllowedOrigin::parse(raw, *t).map(|_| ()), *expected, "{raw:?}");
+            assert_eq!(
+                AllowedOrigin::parse(raw, *t).map(|_| ()),
+                *expected,
+                "{raw:?}"
+            );
         }
         assert_eq!(
             AllowedOrigin::parse_list(&["https://a.example.com", "https://a.example.com"], Spa),
-            Err(AllowedOriginError::Duplicate("https://a.example.com".into()))
+            Err(AllowedOriginError::Duplicate(
+                "https://a.example.com".into()
+            ))
         );
     }
 }

@@ -80,7 +80,9 @@ impl EnvironmentSet {
     }
 
     pub fn iter(self) -> impl Iterator<Item = Environment> {
-        Environment::ALL.into_iter().filter(move |e| self.contains(*e))
+        Environment::ALL
+            .into_iter()
+            .filter(move |e| self.contains(*e))
     }
 
     /// The switched-off environments, comma-separated: how the store keeps this set, so
@@ -115,7 +117,10 @@ mod tests {
         set.set(Environment::Localhost, false);
         set.set(Environment::Staging, false);
         assert_eq!(set.disabled_list(), "staging,localhost");
-        assert_eq!(EnvironmentSet::from_disabled_list(&set.disabled_list()), set);
+        assert_eq!(
+            EnvironmentSet::from_disabled_list(&set.disabled_list()),
+            set
+        );
         assert_eq!(
             set.iter().collect::<Vec<_>>(),
             vec![Environment::Production]

@@ -162,7 +162,10 @@ mod tests {
             PermissionSet::parse_list(&["tenants.read", "tenants.read"]),
             Err(PermissionError::Duplicate("tenants.read".into()))
         );
-        assert_eq!(PermissionSet::parse_list::<&str>(&[]), Err(PermissionError::Empty));
+        assert_eq!(
+            PermissionSet::parse_list::<&str>(&[]),
+            Err(PermissionError::Empty)
+        );
         let all = PermissionSet::parse_list(&["*"]).expect("ok");
         assert!(Permission::ALL.iter().all(|p| all.allows(*p)));
         assert_eq!(all.names(), vec!["*"]);

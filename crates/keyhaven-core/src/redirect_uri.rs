@@ -161,7 +161,8 @@ impl RedirectUri {
         if !self.loopback_ip {
             return false;
         }
-        let (Ok(mut registered), Ok(mut candidate)) = (Url::parse(&self.raw), Url::parse(presented))
+        let (Ok(mut registered), Ok(mut candidate)) =
+            (Url::parse(&self.raw), Url::parse(presented))
         else {
             return false;
         };
@@ -192,7 +193,10 @@ fn check_characters(raw: &str) -> Result<(), RedirectUriError> {
     if !raw.is_ascii() {
         return Err(RedirectUriError::NonAscii);
     }
-    if raw.chars().any(|c| c.is_ascii_whitespace() || c.is_ascii_control()) {
+    if raw
+        .chars()
+        .any(|c| c.is_ascii_whitespace() || c.is_ascii_control())
+    {
         return Err(RedirectUriError::Whitespace);
     }
     if raw.contains('*') {
@@ -272,18 +276,48 @@ mod tests {
     #[test]
     fn registration_follows_the_environment_rules() {
         let long = format!("https://app.example.com/{}", "a".repeat(MAX_LEN));
-        let cases: Vec<(&str, Environment, ApplicationType, Result<(), RedirectUriError>)> = vec![
+        let cases: Vec<(
+            &str,
+            Environment,
+            ApplicationType,
+            Result<(), RedirectUriError>,
+        )> = vec![
             // https-only production and staging
             ("https://app.example.com/callback", Production, Web, Ok(())),
-            ("https://app.example.com/cb?tenant=1", Production, Web, Ok(())),
+            (
+                "https://app.example.com/cb?tenant=1",
+                Production,
+                Web,
+                Ok(()),
+            ),
             ("https://staging.example.com/cb", Staging, Spa, Ok(())),
             ("https://internal-host/cb", Staging, Web, Ok(())),
-            ("http://app.example.com/callback", Production, Web, Err(E::HttpOutsideLocalhost)),
-            ("http://staging.example.com/cb", Staging, Web, Err(E::HttpOutsideLocalhost)),
+            (
+                "http://app.example.com/callback",
+                Production,
+                Web,
+                Err(E::HttpOutsideLocalhost),
+            ),
+            (
+                "http://staging.example.com/cb",
+                Staging,
+                Web,
+                Err(E::HttpOutsideLocalhost),
+            ),
             ("https://10.0.0.8/cb", Production, Web, Err(E::NotARealHost)),
             ("https://intranet/cb", Production, Web, Err(E::NotARealHost)),
-            ("https://localhost/cb", Production, Web, Err(E::LoopbackOutsideLocalhost)),
-            ("http://127.0.0.1/cb", Staging, Web, Err(E::LoopbackOutsideLocalhost)),
+            (
+                "https://localhost/cb",
+                Production,
+                Web,
+                Err(E::LoopbackOutsideLocalhost),
+            ),
+            (
+                "http://127.0.0.1/cb",
+                Staging,
+                Web,
+                Err(E::LoopbackOutsideLocalhost),
+            ),
             // http only on loopback, loopback IP with any port
             ("http://localhost:3000/callback", Localhost, Web, Ok(())),
             ("http://127.0.0.1/callback", Localhost, Native, Ok(())),
@@ -292,43 +326,173 @@ mod tests {
             ("https://localhost:8443/cb", Localhost, Spa, Ok(())),
             ("http://example.com/cb", Localhost, Web, Err(E::NotLoopback)),
             ("http://127.0.0.2/cb", Localhost, Web, Err(E::NotLoopback)),
-            ("http://localhost.evil.com/cb", Localhost, Web, Err(E::NotLoopback)),
+            (
+                "http://localhost.evil.com/cb",
+                Localhost,
+                Web,
+                Err(E::NotLoopback),
+            ),
             // private-use schemes for native apps
             ("com.example.app:/callback", Production, Native, Ok(())),
             ("com.example.app:/callback", Localhost, Native, Ok(())),
-            ("com.example.app:/callback", Production, Web, Err(E::PrivateSchemeNotNative("com.example.app".into()))),
-            ("com.example.app://callback", Production, Native, Err(E::PrivateSchemeAuthority)),
-            ("myapp:/callback", Production, Native, Err(E::Scheme("myapp".into()))),
-            ("javascript:alert(1)", Production, Web, Err(E::Scheme("javascript".into()))),
-            ("data:text/html,hi", Production, Web, Err(E::Scheme("data".into()))),
-            ("file:///etc/passwd", Localhost, Native, Err(E::Scheme("file".into()))),
+            (
+                "com.example.app:/callback",
+                Production,
+                Web,
+                Err(E::PrivateSchemeNotNative("com.example.app".into())),
+            ),
+            (
+                "com.example.app://callback",
+                Production,
+                Native,
+                Err(E::PrivateSchemeAuthority),
+            ),
+            (
+                "myapp:/callback",
+                Production,
+                Native,
+                Err(E::Scheme("myapp".into())),
+            ),
+            (
+                "javascript:alert(1)",
+                Production,
+                Web,
+                Err(E::Scheme("javascript".into())),
+            ),
+            (
+                "data:text/html,hi",
+                Production,
+                Web,
+                Err(E::Scheme("data".into())),
+            ),
+            (
+                "file:///etc/passwd",
+                Localhost,
+                Native,
+                Err(E::Scheme("file".into())),
+            ),
             // fragments, userinfo, wildcards
-            ("https://app.example.com/cb#frag", Production, Web, Err(E::Fragment)),
-            ("https://app.example.com/cb#", Production, Web, Err(E::Fragment)),
-            ("https://user:pw@app.example.com/cb", Production, Web, Err(E::Userinfo)),
-            ("https://app.example.com@evil.com/cb", Production, Web, Err(E::Userinfo)),
-            ("https://*.example.com/cb", Production, Web, Err(E::Wildcard)),
-            ("https://app.example.com/*", Production, Web, Err(E::Wildcard)),
+            (
+                "https://app.example.com/cb#frag",
+                Production,
+                Web,
+                Err(E::Fragment),
+            ),
+            (
+                "https://app.example.com/cb#",
+                Production,
+                Web,
+                Err(E::Fragment),
+            ),
+            (
+                "https://user:pw@app.example.com/cb",
+                Production,
+                Web,
+                Err(E::Userinfo),
+            ),
+            (
+                "https://app.example.com@evil.com/cb",
+                Production,
+                Web,
+                Err(E::Userinfo),
+            ),
+            (
+                "https://*.example.com/cb",
+                Production,
+                Web,
+                Err(E::Wildcard),
+            ),
+            (
+                "https://app.example.com/*",
+                Production,
+                Web,
+                Err(E::Wildcard),
+            ),
             // IDN and unicode hosts
             ("https://xn--exmple-cua.com/cb", Production, Web, Ok(())),
             ("https://exämple.com/cb", Production, Web, Err(E::NonAscii)),
             ("https://аpple.com/cb", Production, Web, Err(E::NonAscii)),
-            ("https://example.com\u{2215}evil.com/cb", Production, Web, Err(E::NonAscii)),
+            (
+                "https://example.com\u{2215}evil.com/cb",
+                Production,
+                Web,
+                Err(E::NonAscii),
+            ),
             // percent-encoding and other ways to spell one URI twice
-            ("https://exa%6Dple.com/cb", Production, Web, Err(E::EncodedHost)),
-            ("https://app.example.com/%2e%2e/admin", Production, Web, Err(E::EncodedPathSeparator)),
-            ("https://app.example.com/a%2Fb", Production, Web, Err(E::EncodedPathSeparator)),
-            ("https://app.example.com/cb%5c..", Production, Web, Err(E::EncodedPathSeparator)),
-            ("https://app.example.com/a/../cb", Production, Web, Err(E::NotCanonical("https://app.example.com/cb".into()))),
-            ("https://APP.example.com/cb", Production, Web, Err(E::NotCanonical("https://app.example.com/cb".into()))),
-            ("https://app.example.com:443/cb", Production, Web, Err(E::NotCanonical("https://app.example.com/cb".into()))),
-            ("https://app.example.com", Production, Web, Err(E::NotCanonical("https://app.example.com/".into()))),
-            ("https://app.example.com\\cb", Production, Web, Err(E::NotCanonical("https://app.example.com/cb".into()))),
+            (
+                "https://exa%6Dple.com/cb",
+                Production,
+                Web,
+                Err(E::EncodedHost),
+            ),
+            (
+                "https://app.example.com/%2e%2e/admin",
+                Production,
+                Web,
+                Err(E::EncodedPathSeparator),
+            ),
+            (
+                "https://app.example.com/a%2Fb",
+                Production,
+                Web,
+                Err(E::EncodedPathSeparator),
+            ),
+            (
+                "https://app.example.com/cb%5c..",
+                Production,
+                Web,
+                Err(E::EncodedPathSeparator),
+            ),
+            (
+                "https://app.example.com/a/../cb",
+                Production,
+                Web,
+                Err(E::NotCanonical("https://app.example.com/cb".into())),
+            ),
+            (
+                "https://APP.example.com/cb",
+                Production,
+                Web,
+                Err(E::NotCanonical("https://app.example.com/cb".into())),
+            ),
+            (
+                "https://app.example.com:443/cb",
+                Production,
+                Web,
+                Err(E::NotCanonical("https://app.example.com/cb".into())),
+            ),
+            (
+                "https://app.example.com",
+                Production,
+                Web,
+                Err(E::NotCanonical("https://app.example.com/".into())),
+            ),
+            (
+                "https://app.example.com\\cb",
+                Production,
+                Web,
+                Err(E::NotCanonical("https://app.example.com/cb".into())),
+            ),
             // malformed, empty, over-long, whitespace
             ("", Production, Web, Err(E::Empty)),
-            ("/callback", Production, Web, Err(E::Unparsable("relative URL without a base".into()))),
-            ("https:// app.example.com/cb", Production, Web, Err(E::Whitespace)),
-            ("https://app.example.com/cb\n", Production, Web, Err(E::Whitespace)),
+            (
+                "/callback",
+                Production,
+                Web,
+                Err(E::Unparsable("relative URL without a base".into())),
+            ),
+            (
+                "https:// app.example.com/cb",
+                Production,
+                Web,
+                Err(E::Whitespace),
+            ),
+            (
+                "https://app.example.com/cb\n",
+                Production,
+                Web,
+                Err(E::Whitespace),
+            ),
             (long.as_str(), Production, Web, Err(E::TooLong(long.len()))),
         ];
         for (raw, env, app_type, expected) in cases {
@@ -355,7 +519,8 @@ mod tests {
         assert!(named.matches("http://localhost:3000/callback"));
         assert!(!named.matches("http://localhost:3001/callback"));
 
-        let prod = RedirectUri::parse("https://app.example.com/cb", Production, Web).expect("valid");
+        let prod =
+            RedirectUri::parse("https://app.example.com/cb", Production, Web).expect("valid");
         assert!(prod.matches("https://app.example.com/cb"));
         assert!(!prod.matches("https://app.example.com/cb/"));
         assert!(!prod.matches("https://app.example.com/cb?x=1"));

@@ -90,7 +90,11 @@ impl ScopeSet {
     }
 
     pub fn to_delimited(&self) -> String {
-        self.0.iter().map(Scope::as_str).collect::<Vec<_>>().join(" ")
+        self.0
+            .iter()
+            .map(Scope::as_str)
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 }
 
@@ -107,7 +111,10 @@ mod tests {
             ("", Err(ScopeError::Empty)),
             ("has space", Err(ScopeError::Character("has space".into()))),
             ("quote\"", Err(ScopeError::Character("quote\"".into()))),
-            ("back\\slash", Err(ScopeError::Character("back\\slash".into()))),
+            (
+                "back\\slash",
+                Err(ScopeError::Character("back\\slash".into())),
+            ),
             ("ünïcode", Err(ScopeError::Character("ünïcode".into()))),
         ];
         for (raw, expected) in cases {

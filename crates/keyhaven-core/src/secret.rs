@@ -33,7 +33,11 @@ pub struct SecretToken(String);
 
 impl SecretToken {
     pub fn from_entropy(kind: SecretKind, bytes: [u8; 32]) -> Self {
-        Self(format!("{}{}", kind.prefix(), URL_SAFE_NO_PAD.encode(bytes)))
+        Self(format!(
+            "{}{}",
+            kind.prefix(),
+            URL_SAFE_NO_PAD.encode(bytes)
+        ))
     }
 
     pub fn expose(&self) -> &str {
@@ -53,7 +57,9 @@ impl fmt::Debug for SecretToken {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum MalformedSecret {
-    #[error("is not a well-formed client secret (expected 'khs_' followed by {ENCODED_LEN} base64url characters)")]
+    #[error(
+        "is not a well-formed client secret (expected 'khs_' followed by {ENCODED_LEN} base64url characters)"
+    )]
     ClientSecret,
     #[error(
         "is not a well-formed management token (expected {MIN_SUPPLIED_LEN} to {MAX_SUPPLIED_LEN} visible ASCII characters, like the 'khm_...' tokens Keyhaven issues)"

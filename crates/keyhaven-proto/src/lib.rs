@@ -10,7 +10,9 @@ pub mod admin {
         tonic::include_proto!("keyhaven.admin.v1");
 
         /// Encoded `FileDescriptorSet` of every file in `proto/`, for server reflection.
-        pub const FILE_DESCRIPTOR_SET: &[u8] =
-            include_bytes!(concat!(env!("OUT_DIR"), "/keyhaven_admin_v1_descriptor.bin"));
+        pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(
+            env!("OUT_DIR"),
+            "/keyhaven_admin_v1_descriptor.bin"
+        ));
     }
 }

@@ -1,1 +1,12 @@
+//! The `keyhaven` binary as a library: configuration, wiring, listeners, bootstrap and
+//! shutdown. `main` stays boring; tests start the same [`app::start`].
 
+pub mod app;
+pub mod bootstrap;
+pub mod cli;
+pub mod config;
+pub mod public;
+pub mod telemetry;
+
+pub use app::{Dependencies, Running, start};
+pub use config::Config;

@@ -40,7 +40,9 @@ pub async fn create(
 ) -> Result<Created<Application>, StoreError> {
     let txn = store.write.begin().await?;
     if let Some(request_id) = request_id {
-        if let Some(id) = request_ids::find(&txn, &audit.organization_id, audit.action, request_id).await? {
+        if let Some(id) =
+            request_ids::find(&txn, &audit.organization_id, audit.action, request_id).await?
+        {
             let app = application::Entity::find_by_id(id)
                 .filter(application::Column::TenantId.eq(tenant.id.as_str()))
                 .one(&txn)
@@ -76,7 +78,14 @@ pub async fn create(
         request_ids::remember(&txn, audit, request_id, app.id.as_str()).await?;
     }
     let target = resource_name(tenant, &app.client_id);
-    audit::record(&txn, audit, Some((&tenant.id, &tenant.slug)), &target, &AuditOutcome::Ok).await?;
+    audit::record(
+        &txn,
+        audit,
+        Some((&tenant.id, &tenant.slug)),
+        &target,
+        &AuditOutcome::Ok,
+    )
+    .await?;
     txn.commit().await?;
     Ok(Created::New(app))
 }
@@ -118,7 +127,10 @@ pub async fn list(
         .limit(Page::<Application>::fetch_limit(page))
         .all(&store.read)
         .await?;
-    let apps = rows.into_iter().map(into_record).collect::<Result<Vec<_>, _>>()?;
+    let apps = rows
+        .into_iter()
+        .map(into_record)
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Page::from_rows(apps, page, |a| a.client_id.to_string()))
 }
 
@@ -137,7 +149,9 @@ pub async fn update<E>(
 ) -> Result<Result<Application, E>, StoreError> {
     for _ in 0..UPDATE_ATTEMPTS {
         let txn = store.write.begin().await?;
-        let current = find(&txn, &tenant.id, client_id).await?.ok_or(StoreError::NotFound)?;
+        let current = find(&txn, &tenant.id, client_id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         if expected_version.is_some_and(|v| v != current.version) {
             return Err(StoreError::Conflict);
         }
@@ -157,7 +171,14 @@ pub async fn update<E>(
             continue;
         }
         let target = resource_name(tenant, client_id);
-        audit::record(&txn, audit, Some((&tenant.id, &tenant.slug)), &target, &AuditOutcome::Ok).await?;
+        audit::record(
+            &txn,
+            audit,
+            Some((&tenant.id, &tenant.slug)),
+            &target,
+            &AuditOutcome::Ok,
+        )
+        .await?;
         txn.commit().await?;
         return Ok(Ok(next));
     }
@@ -173,7 +194,9 @@ pub async fn delete(
     expected_version: Option<i64>,
 ) -> Result<(), StoreError> {
     let txn = store.write.begin().await?;
-    let current = find(&txn, &tenant.id, client_id).await?.ok_or(StoreError::NotFound)?;
+    let current = find(&txn, &tenant.id, client_id)
+        .await?
+        .ok_or(StoreError::NotFound)?;
     if expected_version.is_some_and(|v| v != current.version) {
         return Err(StoreError::Conflict);
     }
@@ -187,7 +210,14 @@ pub async fn delete(
         return Err(StoreError::Conflict);
     }
     let target = resource_name(tenant, client_id);
-    audit::record(&txn, audit, Some((&tenant.id, &tenant.slug)), &target, &AuditOutcome::Ok).await?;
+    audit::record(
+        &txn,
+        audit,
+        Some((&tenant.id, &tenant.slug)),
+        &target,
+        &AuditOutcome::Ok,
+    )
+    .await?;
     txn.commit().await?;
     Ok(())
 }
@@ -204,7 +234,9 @@ pub async fn rotate_secret(
     previous_until: Timestamp,
 ) -> Result<Timestamp, StoreError> {
     let txn = store.write.begin().await?;
-    let app = find(&txn, &tenant.id, client_id).await?.ok_or(StoreError::NotFound)?;
+    let app = find(&txn, &tenant.id, client_id)
+        .await?
+        .ok_or(StoreError::NotFound)?;
     let now = audit.now.unix_millis();
     let live = Condition::any()
         .add(client_secret::Column::ExpiresAt.is_null())
@@ -231,7 +263,14 @@ pub async fn rotate_secret(
         .await?;
     insert_secret(&txn, &app, digest, audit.now).await?;
     let target = resource_name(tenant, client_id);
-    audit::record(&txn, audit, Some((&tenant.id, &tenant.slug)), &target, &AuditOutcome::Ok).await?;
+    audit::record(
+        &txn,
+        audit,
+        Some((&tenant.id, &tenant.slug)),
+        &target,
+        &AuditOutcome::Ok,
+    )
+    .await?;
     txn.commit().await?;
     Ok(previous_until)
 }
@@ -314,7 +353,11 @@ pub(crate) fn into_record(row: application::Model) -> Result<Application, StoreE
     };
     let app_type =
         ApplicationType::parse(&row.app_type).ok_or_else(|| corrupt("type", &row.app_type))?;
-    let origins: Vec<&str> = row.allowed_origins.split(' ').filter(|s| !s.is_empty()).collect();
+    let origins: Vec<&str> = row
+        .allowed_origins
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .collect();
     Ok(Application {
         client_id: ClientId::parse(&row.client_id).map_err(|e| corrupt("client id", &e))?,
         display_name: DisplayName::parse(&row.display_name)

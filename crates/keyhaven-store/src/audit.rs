@@ -54,7 +54,14 @@ pub async fn record_failure(
     target: &str,
     code: &'static str,
 ) -> Result<(), StoreError> {
-    record(&store.write, audit, tenant, target, &AuditOutcome::Failed(code)).await
+    record(
+        &store.write,
+        audit,
+        tenant,
+        target,
+        &AuditOutcome::Failed(code),
+    )
+    .await
 }
 
 /// Events of an organization, or of one of its tenants, newest first.

@@ -62,7 +62,14 @@ pub async fn create(
     .await
     .map_err(StoreError::on_write("management token"))?;
     let tenant_ref = tenant.map(|t| (&t.id, &t.slug));
-    audit::record(&txn, audit, tenant_ref, &token.resource_name(), &AuditOutcome::Ok).await?;
+    audit::record(
+        &txn,
+        audit,
+        tenant_ref,
+        &token.resource_name(),
+        &AuditOutcome::Ok,
+    )
+    .await?;
     txn.commit().await?;
     Ok(token)
 }
@@ -84,7 +91,8 @@ pub async fn find_by_digest(
         .one(&store.read)
         .await?
         .ok_or_else(|| StoreError::corrupt("management token organization", &row.id))?;
-    let org_slug = Slug::parse(&org.slug).map_err(|e| StoreError::corrupt("organization slug", e))?;
+    let org_slug =
+        Slug::parse(&org.slug).map_err(|e| StoreError::corrupt("organization slug", e))?;
     let tenant = match &row.tenant_id {
         Some(id) => {
             let tenant = tenants::get_by_id(&store.read, &TenantId::new(id.clone()))
@@ -99,7 +107,11 @@ pub async fn find_by_digest(
 
 /// Records a use, unless one was recorded within [`LAST_USED_GRANULARITY`]: the
 /// condition is in the UPDATE, so concurrent calls cannot make it a write per call.
-pub async fn touch(store: &Store, token: &ManagementToken, now: Timestamp) -> Result<(), StoreError> {
+pub async fn touch(
+    store: &Store,
+    token: &ManagementToken,
+    now: Timestamp,
+) -> Result<(), StoreError> {
     if token
         .last_used_at
         .is_some_and(|at| at > now.saturating_sub(LAST_USED_GRANULARITY))
@@ -108,7 +120,10 @@ pub async fn touch(store: &Store, token: &ManagementToken, now: Timestamp) -> Re
     }
     let stale_before = now.saturating_sub(LAST_USED_GRANULARITY).unix_millis();
     management_token::Entity::update_many()
-        .col_expr(management_token::Column::LastUsedAt, Expr::value(now.unix_millis()))
+        .col_expr(
+            management_token::Column::LastUsedAt,
+            Expr::value(now.unix_millis()),
+        )
         .filter(management_token::Column::Id.eq(token.id.as_str()))
         .filter(
             Condition::any()
@@ -147,7 +162,9 @@ pub async fn list(
         .into_iter()
         .map(|row| into_record(row, organization.slug.clone(), tenant_ref.clone()))
         .collect();
-    Ok(Page::from_rows(tokens, page, |t: &ManagementToken| t.id.clone()))
+    Ok(Page::from_rows(tokens, page, |t: &ManagementToken| {
+        t.id.clone()
+    }))
 }
 
 /// Revokes the token; revoking a revoked token changes nothing and succeeds.
@@ -169,7 +186,10 @@ pub async fn revoke(
     let row = query.one(&txn).await?.ok_or(StoreError::NotFound)?;
     if row.revoked_at.is_none() {
         management_token::Entity::update_many()
-            .col_expr(management_token::Column::RevokedAt, Expr::value(audit.now.unix_millis()))
+            .col_expr(
+                management_token::Column::RevokedAt,
+                Expr::value(audit.now.unix_millis()),
+            )
             .filter(management_token::Column::Id.eq(id))
             .filter(management_token::Column::RevokedAt.is_null())
             .exec(&txn)
@@ -178,7 +198,14 @@ pub async fn revoke(
     let tenant_ref = tenant.map(|t| (t.id.clone(), t.slug.clone()));
     let token = into_record(row, organization.slug.clone(), tenant_ref);
     let tenant_ref = tenant.map(|t| (&t.id, &t.slug));
-    audit::record(&txn, audit, tenant_ref, &token.resource_name(), &AuditOutcome::Ok).await?;
+    audit::record(
+        &txn,
+        audit,
+        tenant_ref,
+        &token.resource_name(),
+        &AuditOutcome::Ok,
+    )
+    .await?;
     txn.commit().await?;
     Ok(())
 }

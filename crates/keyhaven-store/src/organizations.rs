@@ -3,8 +3,7 @@
 use keyhaven_core::model::Organization;
 use keyhaven_core::{OrganizationId, PermissionSet, SecretDigest, Slug, Timestamp};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set, TransactionTrait,
 };
 
 use crate::entities::{management_token, organization};
@@ -41,7 +40,6 @@ pub async fn bootstrap(
     store: &Store,
     slug: &Slug,
     display_name: &str,
-    token_id: &str,
     token_digest: SecretDigest,
     now: Timestamp,
 ) -> Result<Bootstrap, StoreError> {
@@ -56,13 +54,17 @@ pub async fn bootstrap(
         display_name: Set(display_name.to_owned()),
         created_at: Set(now.unix_millis()),
     };
-    match row.insert(&txn).await.map_err(StoreError::on_write("organization")) {
+    match row
+        .insert(&txn)
+        .await
+        .map_err(StoreError::on_write("organization"))
+    {
         // Another replica bootstrapped at the same moment.
         Err(StoreError::AlreadyExists(_)) => return Ok(Bootstrap::AlreadyInitialised),
         other => other?,
     };
     management_token::ActiveModel {
-        id: Set(token_id.to_owned()),
+        id: Set(uuid::Uuid::now_v7().simple().to_string()),
         organization_id: Set(id.clone()),
         tenant_id: Set(None),
         display_name: Set("bootstrap".to_owned()),

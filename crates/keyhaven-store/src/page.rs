@@ -16,7 +16,11 @@ pub struct Page<T> {
 impl<T> Page<T> {
     /// Builds a page from up to `size + 1` fetched rows: the extra row only says that
     /// another page exists.
-    pub(crate) fn from_rows(mut items: Vec<T>, request: &PageRequest, key: impl Fn(&T) -> String) -> Self {
+    pub(crate) fn from_rows(
+        mut items: Vec<T>,
+        request: &PageRequest,
+        key: impl Fn(&T) -> String,
+    ) -> Self {
         let size = usize::try_from(request.size).unwrap_or(usize::MAX);
         let next_after = if items.len() > size {
             items.truncate(size);

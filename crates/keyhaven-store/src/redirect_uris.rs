@@ -1,7 +1,9 @@
 //! Redirect URIs registered on an application.
 
 use keyhaven_core::model::{Application, AuditOutcome, RegisteredRedirectUri, Tenant};
-use keyhaven_core::{ApplicationId, Environment, RedirectPurpose, RedirectUri, TenantId, Timestamp};
+use keyhaven_core::{
+    ApplicationId, Environment, RedirectPurpose, RedirectUri, TenantId, Timestamp,
+};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
     TransactionTrait,
@@ -45,7 +47,14 @@ pub async fn create(
         resource_name(tenant, &app.client_id),
         registered.id
     );
-    audit::record(&txn, audit, Some((&tenant.id, &tenant.slug)), &target, &AuditOutcome::Ok).await?;
+    audit::record(
+        &txn,
+        audit,
+        Some((&tenant.id, &tenant.slug)),
+        &target,
+        &AuditOutcome::Ok,
+    )
+    .await?;
     txn.commit().await?;
     Ok(registered)
 }
@@ -67,7 +76,10 @@ pub async fn list(
         .limit(Page::<RegisteredRedirectUri>::fetch_limit(page))
         .all(&store.read)
         .await?;
-    let uris = rows.into_iter().map(into_record).collect::<Result<Vec<_>, _>>()?;
+    let uris = rows
+        .into_iter()
+        .map(into_record)
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Page::from_rows(uris, page, |u| u.id.clone()))
 }
 
@@ -88,8 +100,18 @@ pub async fn delete(
     if deleted.rows_affected == 0 {
         return Err(StoreError::NotFound);
     }
-    let target = format!("{}/redirectUris/{id}", resource_name(tenant, &app.client_id));
-    audit::record(&txn, audit, Some((&tenant.id, &tenant.slug)), &target, &AuditOutcome::Ok).await?;
+    let target = format!(
+        "{}/redirectUris/{id}",
+        resource_name(tenant, &app.client_id)
+    );
+    audit::record(
+        &txn,
+        audit,
+        Some((&tenant.id, &tenant.slug)),
+        &target,
+        &AuditOutcome::Ok,
+    )
+    .await?;
     txn.commit().await?;
     Ok(())
 }

@@ -8,7 +8,6 @@ use crate::StoreError;
 use crate::audit::Audit;
 use crate::entities::request_id;
 
-
 /// The row id a previous create with this request id made, if any.
 pub(crate) async fn find(
     db: &impl ConnectionTrait,

@@ -46,7 +46,9 @@ pub async fn create(
 ) -> Result<Created<Tenant>, StoreError> {
     let txn = store.write.begin().await?;
     if let Some(request_id) = request_id {
-        if let Some(id) = request_ids::find(&txn, &audit.organization_id, audit.action, request_id).await? {
+        if let Some(id) =
+            request_ids::find(&txn, &audit.organization_id, audit.action, request_id).await?
+        {
             let tenant = find_by_id(&txn, &audit.organization_id, &TenantId::new(id))
                 .await?
                 .ok_or(StoreError::NotFound)?;
@@ -72,7 +74,14 @@ pub async fn create(
         request_ids::remember(&txn, audit, request_id, tenant.id.as_str()).await?;
     }
     let target = format!("tenants/{}", tenant.slug);
-    audit::record(&txn, audit, Some((&tenant.id, &tenant.slug)), &target, &AuditOutcome::Ok).await?;
+    audit::record(
+        &txn,
+        audit,
+        Some((&tenant.id, &tenant.slug)),
+        &target,
+        &AuditOutcome::Ok,
+    )
+    .await?;
     txn.commit().await?;
     Ok(Created::New(tenant))
 }
@@ -126,7 +135,10 @@ pub async fn list(
         .limit(Page::<Tenant>::fetch_limit(page))
         .all(&store.read)
         .await?;
-    let tenants = rows.into_iter().map(into_record).collect::<Result<Vec<_>, _>>()?;
+    let tenants = rows
+        .into_iter()
+        .map(into_record)
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Page::from_rows(tenants, page, |t| t.slug.to_string()))
 }
 
@@ -171,7 +183,14 @@ pub async fn update(
             continue;
         }
         let target = format!("tenants/{}", next.slug);
-        audit::record(&txn, audit, Some((&next.id, &next.slug)), &target, &AuditOutcome::Ok).await?;
+        audit::record(
+            &txn,
+            audit,
+            Some((&next.id, &next.slug)),
+            &target,
+            &AuditOutcome::Ok,
+        )
+        .await?;
         txn.commit().await?;
         return Ok(next);
     }
@@ -205,7 +224,14 @@ pub async fn delete(
         return Err(StoreError::Conflict);
     }
     let id = TenantId::new(current.id);
-    audit::record(&txn, audit, Some((&id, slug)), &format!("tenants/{slug}"), &AuditOutcome::Ok).await?;
+    audit::record(
+        &txn,
+        audit,
+        Some((&id, slug)),
+        &format!("tenants/{slug}"),
+        &AuditOutcome::Ok,
+    )
+    .await?;
     txn.commit().await?;
     Ok(())
 }

@@ -61,7 +61,10 @@ mod tests {
 
     #[test]
     fn lifetimes_stay_within_sane_bounds() {
-        assert_eq!(TokenLifetimes::access_token(600), Ok(Duration::from_secs(600)));
+        assert_eq!(
+            TokenLifetimes::access_token(600),
+            Ok(Duration::from_secs(600))
+        );
         assert!(TokenLifetimes::access_token(59).is_err());
         assert!(TokenLifetimes::access_token(-1).is_err());
         assert!(TokenLifetimes::id_token(86_401).is_err());

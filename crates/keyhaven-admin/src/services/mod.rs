@@ -1,0 +1,7 @@
+//! One file per service of `keyhaven.admin.v1`.
+
+pub mod application;
+pub mod audit;
+pub mod management_token;
+pub mod organization;
+pub mod tenant;

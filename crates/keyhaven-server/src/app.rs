@@ -1,0 +1,202 @@
+//! Wiring: open the store, migrate, bootstrap, bind both listeners, serve until told to
+//! stop, then drain.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use keyhaven_admin::{AdminState, AuthLayer, Entropy, OsEntropy};
+use keyhaven_core::{Clock, SystemClock};
+use keyhaven_store::Store;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_stream::wrappers::TcpListenerStream;
+
+use crate::bootstrap;
+use crate::config::Config;
+use crate::public;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("could not create the data directory {0}: {1}")]
+    DataDir(String, std::io::Error),
+    #[error("could not open the database: {0}")]
+    Database(keyhaven_store::StoreError),
+    #[error("could not apply migrations: {0}")]
+    Migrate(keyhaven_store::StoreError),
+    #[error(transparent)]
+    Bootstrap(#[from] bootstrap::BootstrapError),
+    #[error("could not listen on {0}: {1}")]
+    Bind(SocketAddr, std::io::Error),
+    #[error("could not build the gRPC services: {0}")]
+    Grpc(String),
+}
+
+/// What the wiring can be given from outside: tests hand in their own clock.
+pub struct Dependencies {
+    pub clock: Arc<dyn Clock>,
+    pub entropy: Arc<dyn Entropy>,
+}
+
+impl Default for Dependencies {
+    fn default() -> Self {
+        Self {
+            clock: Arc::new(SystemClock),
+            entropy: Arc::new(OsEntropy),
+        }
+    }
+}
+
+/// A started Keyhaven: where it listens, and how to stop it.
+pub struct Running {
+    pub admin_addr: SocketAddr,
+    pub public_addr: SocketAddr,
+    pub public_url: String,
+    pub bootstrap: bootstrap::Outcome,
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl Running {
+    /// Starts a graceful shutdown and waits until both listeners have drained.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.task.await;
+    }
+
+    /// A handle that starts the shutdown when fired (for signal handlers).
+    pub fn shutdown_handle(&self) -> watch::Sender<bool> {
+        self.shutdown.clone()
+    }
+
+    /// Waits until the server has stopped.
+    pub async fn wait(self) {
+        let _ = self.task.await;
+    }
+}
+
+pub async fn start(config: &Config, deps: Dependencies) -> Result<Running, StartError> {
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| StartError::DataDir(config.data_dir.display().to_string(), e))?;
+    let store = Store::connect(&config.database_url())
+        .await
+        .map_err(StartError::Database)?;
+    store.migrate().await.map_err(StartError::Migrate)?;
+
+    let admin_listener = TcpListener::bind(config.admin_addr)
+        .await
+        .map_err(|e| StartError::Bind(config.admin_addr, e))?;
+    let public_listener = TcpListener::bind(config.public_addr)
+        .await
+        .map_err(|e| StartError::Bind(config.public_addr, e))?;
+    let admin_addr = admin_listener
+        .local_addr()
+        .map_err(|e| StartError::Bind(config.admin_addr, e))?;
+    let public_addr = public_listener
+        .local_addr()
+        .map_err(|e| StartError::Bind(config.public_addr, e))?;
+    let public_url = config.public_url(public_addr);
+
+    let state = AdminState {
+        store: store.clone(),
+        clock: deps.clock,
+        entropy: deps.entropy,
+        public_url: public_url.clone(),
+    };
+    let bootstrap =
+        bootstrap::run(&state, &config.data_dir, config.bootstrap_token.as_deref()).await?;
+    match &bootstrap {
+        bootstrap::Outcome::Written(path) => {
+            tracing::info!(path = %path.display(), "first start: organization `default` created; its token is in this file (mode 0600)")
+        }
+        bootstrap::Outcome::Supplied => {
+            tracing::info!(
+                "first start: organization `default` created with the token from KEYHAVEN_BOOTSTRAP_TOKEN"
+            )
+        }
+        bootstrap::Outcome::AlreadyInitialised => {}
+    }
+
+    let control_plane = keyhaven_admin::control_plane(state.clone())
+        .await
+        .map_err(|e| StartError::Grpc(e.to_string()))?;
+    let ready = Arc::new(AtomicBool::new(true));
+    let public_router = public::router(public::Health {
+        store: store.clone(),
+        ready: ready.clone(),
+    });
+
+    let (shutdown, signal) = watch::channel(false);
+    let drain_timeout = config.drain_timeout();
+    let grpc = tonic::transport::Server::builder()
+        .layer(AuthLayer::new(state))
+        .add_routes(control_plane.routes)
+        .serve_with_incoming_shutdown(
+            TcpListenerStream::new(admin_listener),
+            fired(signal.clone()),
+        );
+    let http =
+        axum::serve(public_listener, public_router).with_graceful_shutdown(fired(signal.clone()));
+
+    let health = control_plane.health;
+    let task = tokio::spawn(async move {
+        let grpc = tokio::spawn(grpc);
+        let http = tokio::spawn(async move { http.await });
+        let mut signal = signal;
+        let _ = signal.wait_for(|stop| *stop).await;
+        tracing::info!("shutting down: draining in-flight requests");
+        ready.store(false, Ordering::SeqCst);
+        keyhaven_admin::set_not_serving(&health).await;
+        let drained = tokio::time::timeout(drain_timeout, async {
+            if let Ok(Err(err)) = grpc.await {
+                tracing::error!(error = %err, "admin listener failed");
+            }
+            if let Ok(Err(err)) = http.await {
+                tracing::error!(error = %err, "public listener failed");
+            }
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(timeout = ?drain_timeout, "drain timeout reached; closing remaining connections");
+        }
+        store.close().await;
+        tracing::info!("stopped");
+    });
+
+    tracing::info!(%admin_addr, %public_addr, %public_url, "keyhaven is serving");
+    Ok(Running {
+        admin_addr,
+        public_addr,
+        public_url,
+        bootstrap,
+        shutdown,
+        task,
+    })
+}
+
+async fn fired(mut signal: watch::Receiver<bool>) {
+    let _ = signal.wait_for(|stop| *stop).await;
+}
+
+/// Resolves on SIGTERM or ctrl-c.
+pub async fn termination() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

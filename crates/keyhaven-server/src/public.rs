@@ -1,0 +1,39 @@
+//! The public HTTP listener. The OAuth / OpenID Connect runtime mounts here; until then
+//! it serves the health endpoints that load balancers and probes need.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use keyhaven_store::Store;
+
+#[derive(Clone)]
+pub struct Health {
+    pub store: Store,
+    /// Cleared as soon as shutdown starts, so that load balancers stop routing here
+    /// while in-flight requests drain.
+    pub ready: Arc<AtomicBool>,
+}
+
+pub fn router(health: Health) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .with_state(health)
+}
+
+async fn readyz(State(health): State<Health>) -> (StatusCode, &'static str) {
+    if !health.ready.load(Ordering::SeqCst) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down");
+    }
+    match health.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ready"),
+        Err(err) => {
+            tracing::warn!(error = %err, "readiness check: database unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
+        }
+    }
+}
