@@ -1,1 +1,329 @@
+//! The test harness: a real Keyhaven on ephemeral ports over a fresh database (SQLite
+//! file, or a new PostgreSQL database when `KEYHAVEN_TEST_DATABASE_URL` is set), with
+//! authenticated gRPC clients and a clock the test moves by hand.
 
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use keyhaven_core::{Clock, SystemClock, Timestamp};
+use keyhaven_proto::admin::v1 as pb;
+use keyhaven_server::{Config, Dependencies, Running};
+use sea_orm::ConnectionTrait;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+
+pub use keyhaven_proto::admin::v1 as proto;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub const DATABASE_URL_VAR: &str = "KEYHAVEN_TEST_DATABASE_URL";
+
+impl Backend {
+    /// Whether this backend can run here. PostgreSQL runs when
+    /// `KEYHAVEN_TEST_DATABASE_URL` is set; under `CI=true` its absence is a failure,
+    /// so CI cannot pass by skipping the second backend.
+    pub fn available(self) -> bool {
+        match self {
+            Backend::Sqlite => true,
+            Backend::Postgres => {
+                let set = std::env::var(DATABASE_URL_VAR).is_ok_and(|v| !v.is_empty());
+                if !set && std::env::var("CI").is_ok_and(|v| v == "true") {
+                    panic!("{DATABASE_URL_VAR} must be set when CI=true");
+                }
+                set
+            }
+        }
+    }
+}
+
+/// Generates one `#[tokio::test]` per backend for each listed `async fn(Backend)`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if $crate::Backend::Postgres.available() {
+                        super::$name($crate::Backend::Postgres).await
+                    } else {
+                        eprintln!("{} unset: PostgreSQL variant not run", $crate::DATABASE_URL_VAR);
+                    }
+                }
+            )*
+        }
+    };
+}
+
+/// A clock that only moves when the test says so.
+#[derive(Debug)]
+pub struct TestClock(AtomicI64);
+
+impl TestClock {
+    pub fn advance(&self, by: Duration) {
+        self.0.fetch_add(i64::try_from(by.as_millis()).unwrap_or(i64::MAX), Ordering::SeqCst);
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::from_unix_millis(self.0.load(Ordering::SeqCst))
+    }
+}
+
+/// Where a test's data lives; kept across restarts of the server within one test.
+pub struct Database {
+    pub url: String,
+    pub dir: tempfile::TempDir,
+    postgres: Option<(String, String)>,
+}
+
+impl Database {
+    pub async fn fresh(backend: Backend) -> Database {
+        let dir = tempfile::tempdir().expect("temp dir");
+        match backend {
+            Backend::Sqlite => Database {
+                url: format!("sqlite://{}?mode=rwc", dir.path().join("keyhaven.db").display()),
+                dir,
+                postgres: None,
+            },
+            Backend::Postgres => {
+                let base = std::env::var(DATABASE_URL_VAR).expect("checked by available()");
+                let name = format!("kh_test_{}", uuid::Uuid::new_v4().simple());
+                let admin = Database::connect(&base).await;
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .expect("create test database");
+                admin.close().await.ok();
+                Database {
+                    url: with_database(&base, &name),
+                    dir,
+                    postgres: Some((base, name)),
+                }
+            }
+        }
+    }
+
+    async fn connect(url: &str) -> sea_orm::DatabaseConnection {
+        let mut options = sea_orm::ConnectOptions::new(url);
+        options.max_connections(1).sqlx_logging(false);
+        sea_orm::Database::connect(options).await.expect("connect to the test database server")
+    }
+
+    pub async fn drop_database(self) {
+        if let Some((base, name)) = &self.postgres {
+            let admin = Database::connect(base).await;
+            let _ = admin
+                .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .await;
+            admin.close().await.ok();
+        }
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+fn with_database(base: &str, name: &str) -> String {
+    let (without_query, query) = base.split_once('?').map_or((base, None), |(b, q)| (b, Some(q)));
+    let prefix = match without_query.rfind('/') {
+        Some(i) if i > "postgres://".len() => &without_query[..i],
+        _ => without_query,
+    };
+    match query {
+        Some(q) => format!("{prefix}/{name}?{q}"),
+        None => format!("{prefix}/{name}"),
+    }
+}
+
+/// A running Keyhaven and what a test needs to talk to it.
+pub struct TestApp {
+    pub running: Running,
+    pub database: Database,
+    pub clock: Arc<TestClock>,
+    pub admin_url: String,
+    pub public_url: String,
+    /// The organization token written by the first-start bootstrap.
+    pub root_token: String,
+    channel: Channel,
+}
+
+/// Adds `authorization: Bearer <token>` to every call.
+#[derive(Clone)]
+pub struct Bearer(Option<MetadataValue<Ascii>>);
+
+impl Interceptor for Bearer {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(value) = &self.0 {
+            request.metadata_mut().insert("authorization", value.clone());
+        }
+        Ok(request)
+    }
+}
+
+pub type Authed = InterceptedService<Channel, Bearer>;
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> TestApp {
+        let database = Database::fresh(backend).await;
+        TestApp::start_on(database, TestApp::spawn_clock(), None).await
+    }
+
+    /// A test clock starting at the real time.
+    pub fn spawn_clock() -> Arc<TestClock> {
+        Arc::new(TestClock(AtomicI64::new(SystemClock.now().unix_millis())))
+    }
+
+    /// Starts a server on an existing database (a restart, or a second replica).
+    pub async fn start_on(database: Database, clock: Arc<TestClock>, bootstrap_token: Option<String>) -> TestApp {
+        let config = Config {
+            data_dir: database.data_dir().to_path_buf(),
+            database_url: Some(database.url.clone()),
+            admin_addr: "127.0.0.1:0".parse().expect("addr"),
+            public_addr: "127.0.0.1:0".parse().expect("addr"),
+            bootstrap_token,
+            drain_timeout_seconds: 10,
+            ..Config::default()
+        };
+        keyhaven_server::telemetry::init_for_tests();
+        let deps = Dependencies {
+            clock: clock.clone(),
+            ..Dependencies::default()
+        };
+        let running = keyhaven_server::start(&config, deps).await.expect("keyhaven starts");
+        let admin_url = format!("http://{}", running.admin_addr);
+        let channel = Channel::from_shared(admin_url.clone())
+            .expect("url")
+            .connect()
+            .await
+            .expect("connect to the admin listener");
+        let token_file = database.data_dir().join(keyhaven_server::bootstrap::TOKEN_FILE);
+        let root_token = std::fs::read_to_string(&token_file)
+            .map(|t| t.trim().to_owned())
+            .unwrap_or_else(|_| config.bootstrap_token.clone().unwrap_or_default());
+        TestApp {
+            public_url: running.public_url.clone(),
+            running,
+            database,
+            clock,
+            admin_url,
+            root_token,
+            channel,
+        }
+    }
+
+    /// Stops the server and keeps the database, for a restart.
+    pub async fn stop_keeping_data(self) -> (Database, Arc<TestClock>) {
+        self.running.stop().await;
+        (self.database, self.clock)
+    }
+
+    pub async fn stop(self) {
+        self.running.stop().await;
+        self.database.drop_database().await;
+    }
+
+    pub fn channel(&self) -> Channel {
+        self.channel.clone()
+    }
+
+    fn bearer(token: Option<&str>) -> Bearer {
+        Bearer(token.map(|t| format!("Bearer {t}").parse().expect("ascii token")))
+    }
+
+    pub fn tenants(&self, token: Option<&str>) -> pb::tenant_service_client::TenantServiceClient<Authed> {
+        pb::tenant_service_client::TenantServiceClient::with_interceptor(self.channel(), Self::bearer(token))
+    }
+
+    pub fn applications(&self, token: Option<&str>) -> pb::application_service_client::ApplicationServiceClient<Authed> {
+        pb::application_service_client::ApplicationServiceClient::with_interceptor(self.channel(), Self::bearer(token))
+    }
+
+    pub fn tokens(&self, token: Option<&str>) -> pb::management_token_service_client::ManagementTokenServiceClient<Authed> {
+        pb::management_token_service_client::ManagementTokenServiceClient::with_interceptor(self.channel(), Self::bearer(token))
+    }
+
+    pub fn organizations(&self, token: Option<&str>) -> pb::organization_service_client::OrganizationServiceClient<Authed> {
+        pb::organization_service_client::OrganizationServiceClient::with_interceptor(self.channel(), Self::bearer(token))
+    }
+
+    pub fn audit(&self, token: Option<&str>) -> pb::audit_service_client::AuditServiceClient<Authed> {
+        pb::audit_service_client::AuditServiceClient::with_interceptor(self.channel(), Self::bearer(token))
+    }
+
+    pub fn root(&self) -> Option<&str> {
+        Some(self.root_token.as_str())
+    }
+
+    /// Creates a tenant with the root token.
+    pub async fn create_tenant(&self, slug: &str) -> pb::Tenant {
+        self.tenants(self.root())
+            .create_tenant(pb::CreateTenantRequest {
+                tenant: Some(pb::Tenant {
+                    slug: slug.to_owned(),
+                    display_name: format!("Tenant {slug}"),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .await
+            .expect("create tenant")
+            .into_inner()
+    }
+
+    /// Creates an application with the root token; returns it and its secret.
+    pub async fn create_app(&self, tenant: &str, app_type: pb::ApplicationType) -> (pb::Application, String) {
+        let response = self
+            .applications(self.root())
+            .create_application(pb::CreateApplicationRequest {
+                parent: format!("tenants/{tenant}"),
+                application: Some(pb::Application {
+                    display_name: "Test app".to_owned(),
+                    r#type: app_type as i32,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            })
+            .await
+            .expect("create application")
+            .into_inner();
+        (response.application.expect("application"), response.client_secret)
+    }
+
+    /// Creates a management token under `parent` with the root token.
+    pub async fn create_token(&self, parent: &str, permissions: &[&str], expire_time: Option<prost_types::Timestamp>) -> (pb::ManagementToken, String) {
+        let response = self
+            .tokens(self.root())
+            .create_management_token(pb::CreateManagementTokenRequest {
+                parent: parent.to_owned(),
+                management_token: Some(pb::ManagementToken {
+                    display_name: "test token".to_owned(),
+                    permissions: permissions.iter().map(|p| (*p).to_owned()).collect(),
+                    expire_time,
+                    ..Default::default()
+                }),
+            })
+            .await
+            .expect("create management token")
+            .into_inner();
+        (response.management_token.expect("token"), response.token)
+    }
+}

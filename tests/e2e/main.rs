@@ -1,1 +1,3 @@
+//! End-to-end tests, one binary: each module drives the real server over the wire.
 
+mod bootstrap;

@@ -114,9 +114,9 @@ where
                         let message = response
                             .headers()
                             .get("grpc-message")
-                            .and_then(|m| m.to_str().ok())
-                            .unwrap_or("");
-                        record_outcome(code, message);
+                            .map(|m| percent_encoding::percent_decode(m.as_bytes()).decode_utf8_lossy().into_owned())
+                            .unwrap_or_default();
+                        record_outcome(code, &message);
                         if rpc.mutation {
                             audit_failure(&state, &caller, error::code_name(code)).await;
                         }

@@ -96,11 +96,15 @@ impl From<AdminError> for Status {
                 for v in &invalid.violations {
                     details.add_bad_request_violation(v.field.clone(), v.description.clone());
                 }
-                Status::with_error_details(
-                    Code::InvalidArgument,
-                    format!("invalid request: {invalid}"),
-                    details,
-                )
+                let message = match invalid.violations.as_slice() {
+                    [one] => format!("invalid {}: {}", one.field, one.description),
+                    many => format!(
+                        "invalid request: {} (see the field violations for the rule each broke)",
+                        many.iter().map(|v| v.field.as_str()).collect::<Vec<_>>().join(", ")
+                    ),
+                };
+                tracing::info!(violations = %invalid, "invalid argument");
+                Status::with_error_details(Code::InvalidArgument, message, details)
             }
             // The caller gets a generic message; the log gets the details, here, where
             // the error is mapped.

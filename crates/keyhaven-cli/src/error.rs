@@ -60,7 +60,12 @@ fn describe_status(status: &tonic::Status) -> String {
         text.push_str(status.message());
     }
     if let Some(bad_request) = status.get_details_bad_request() {
-        for violation in bad_request.field_violations {
+        // A violation the message already spells out is not repeated.
+        for violation in bad_request
+            .field_violations
+            .into_iter()
+            .filter(|v| !status.message().contains(&v.description))
+        {
             let _ = write!(text, "\n  - {}: {}", violation.field, violation.description);
         }
     }
