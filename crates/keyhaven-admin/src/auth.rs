@@ -114,7 +114,11 @@ where
                         let message = response
                             .headers()
                             .get("grpc-message")
-                            .map(|m| percent_encoding::percent_decode(m.as_bytes()).decode_utf8_lossy().into_owned())
+                            .map(|m| {
+                                percent_encoding::percent_decode(m.as_bytes())
+                                    .decode_utf8_lossy()
+                                    .into_owned()
+                            })
                             .unwrap_or_default();
                         record_outcome(code, &message);
                         if rpc.mutation {

@@ -100,7 +100,10 @@ impl From<AdminError> for Status {
                     [one] => format!("invalid {}: {}", one.field, one.description),
                     many => format!(
                         "invalid request: {} (see the field violations for the rule each broke)",
-                        many.iter().map(|v| v.field.as_str()).collect::<Vec<_>>().join(", ")
+                        many.iter()
+                            .map(|v| v.field.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 };
                 tracing::info!(violations = %invalid, "invalid argument");

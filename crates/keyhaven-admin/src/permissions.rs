@@ -91,6 +91,19 @@ pub fn is_admin_path(path: &str) -> bool {
         .is_some_and(|p| p.starts_with('.'))
 }
 
+/// The table as the README shows it; a test keeps the two identical.
+pub fn markdown_table() -> String {
+    let mut out = String::from("| RPC | permission | audited |\n|---|---|---|\n");
+    for rpc in RPCS {
+        let audited = if rpc.mutation { "yes" } else { "no" };
+        out.push_str(&format!(
+            "| `{}` | `{}` | {audited} |\n",
+            rpc.action, rpc.permission
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,12 +4,10 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+pub const ABOUT: &str = "Keyhaven: a multi-tenant OAuth 2.0 / OpenID Connect identity service";
+
 #[derive(Debug, Parser)]
-#[command(
-    name = "keyhaven",
-    version,
-    about = "Keyhaven: a multi-tenant OAuth 2.0 / OpenID Connect identity service"
-)]
+#[command(name = "keyhaven", version, about = ABOUT)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -52,14 +52,14 @@ pub const SETTINGS: &[(&str, &str, &str, &str)] = &[
         "key_encryption_key",
         "KEYHAVEN_KEY_ENCRYPTION_KEY",
         "(generated)",
-        "Key that encrypts signing keys at rest.",
+        "Key that encrypts signing keys at rest; read from the public-runtime release on, accepted now so manifests need not change.",
     ),
     ("log_format", "KEYHAVEN_LOG_FORMAT", "text", "text or json."),
     (
         "metrics_addr",
         "KEYHAVEN_METRICS_ADDR",
         "127.0.0.1:9090",
-        "Listen address of the Prometheus metrics listener.",
+        "Listen address of the Prometheus metrics listener; served from the operations release on.",
     ),
     (
         "drain_timeout_seconds",
@@ -68,6 +68,19 @@ pub const SETTINGS: &[(&str, &str, &str, &str)] = &[
         "How long shutdown waits for in-flight requests.",
     ),
 ];
+
+/// The configuration reference as the README shows it; a test keeps the two identical.
+pub fn markdown_table() -> String {
+    let mut out = String::from(
+        "| setting (TOML key) | environment variable | default | meaning |\n|---|---|---|---|\n",
+    );
+    for (key, var, default, meaning) in SETTINGS {
+        out.push_str(&format!(
+            "| `{key}` | `{var}` | `{default}` | {meaning} |\n"
+        ));
+    }
+    out
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

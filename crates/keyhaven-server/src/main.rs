@@ -1,13 +1,14 @@
 use std::process::ExitCode;
 
 use clap::{Args, CommandFactory, FromArgMatches};
-use keyhaven_server::cli::{Cli, Command, MigrateAction};
+use keyhaven_server::cli::{self, Cli, Command, MigrateAction};
 use keyhaven_server::{Config, Dependencies, app, telemetry};
 use keyhaven_store::Store;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let command = keyhaven_cli::Connection::augment_args(Cli::command());
+    // The connection flags belong to the admin commands, but clap parses them globally.
+    let command = keyhaven_cli::Connection::augment_args(Cli::command()).about(cli::ABOUT);
     let matches = command.get_matches();
     let (cli, connection) = match (
         Cli::from_arg_matches(&matches),
