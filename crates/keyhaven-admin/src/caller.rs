@@ -84,12 +84,12 @@ impl Caller {
     /// exactly like one that does not exist.
     pub async fn tenant(&self, state: &AdminState, slug: &Slug) -> Result<Tenant, AdminError> {
         let name = format!("tenants/{slug}");
-        if let Some((_, own)) = self.service_tenant() {
-            if own != slug {
-                return Err(AdminError::PermissionDenied(format!(
-                    "this service token is scoped to tenants/{own} and cannot act on {name}"
-                )));
-            }
+        if let Some((_, own)) = self.service_tenant()
+            && own != slug
+        {
+            return Err(AdminError::PermissionDenied(format!(
+                "this service token is scoped to tenants/{own} and cannot act on {name}"
+            )));
         }
         let tenant = tenants::get(&state.store, &self.token.organization_id, slug)
             .await?

@@ -146,15 +146,13 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        if let Some(url) = &self.database_url {
-            if !(url.starts_with("sqlite:")
-                || url.starts_with("postgres:")
-                || url.starts_with("postgresql:"))
-            {
-                return Err(ConfigError(
-                    "database_url (KEYHAVEN_DATABASE_URL) must start with sqlite:, postgres: or postgresql:".into(),
-                ));
-            }
+        let supported = ["sqlite:", "postgres:", "postgresql:"];
+        if let Some(url) = &self.database_url
+            && !supported.iter().any(|scheme| url.starts_with(scheme))
+        {
+            return Err(ConfigError(
+                "database_url (KEYHAVEN_DATABASE_URL) must start with sqlite:, postgres: or postgresql:".into(),
+            ));
         }
         if let Some(url) = &self.public_url {
             let parsed = url::Url::parse(url).map_err(|e| {
@@ -219,6 +217,8 @@ fn describe(error: figment::Error) -> String {
 }
 
 #[cfg(test)]
+// figment's Jail closures return its own (large) error type.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
 

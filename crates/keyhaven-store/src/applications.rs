@@ -39,17 +39,13 @@ pub async fn create(
     request_id: Option<&str>,
 ) -> Result<Created<Application>, StoreError> {
     let txn = store.write.begin().await?;
-    if let Some(request_id) = request_id {
-        if let Some(id) =
-            request_ids::find(&txn, &audit.organization_id, audit.action, request_id).await?
-        {
-            let app = application::Entity::find_by_id(id)
-                .filter(application::Column::TenantId.eq(tenant.id.as_str()))
-                .one(&txn)
-                .await?
-                .ok_or(StoreError::NotFound)?;
-            return Ok(Created::Replayed(into_record(app)?));
-        }
+    if let Some(id) = request_ids::replayed(&txn, audit, request_id).await? {
+        let app = application::Entity::find_by_id(id)
+            .filter(application::Column::TenantId.eq(tenant.id.as_str()))
+            .one(&txn)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        return Ok(Created::Replayed(into_record(app)?));
     }
     let app = Application {
         id: ApplicationId::new(uuid::Uuid::now_v7().to_string()),

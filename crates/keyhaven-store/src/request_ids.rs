@@ -1,7 +1,6 @@
 //! Client-chosen request ids that make a retried create return what the first one made
 //! (AIP-155) instead of a duplicate or an ALREADY_EXISTS.
 
-use keyhaven_core::OrganizationId;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
 
 use crate::StoreError;
@@ -9,15 +8,17 @@ use crate::audit::Audit;
 use crate::entities::request_id;
 
 /// The row id a previous create with this request id made, if any.
-pub(crate) async fn find(
+pub(crate) async fn replayed(
     db: &impl ConnectionTrait,
-    organization: &OrganizationId,
-    method: &str,
-    request_id: &str,
+    audit: &Audit,
+    request_id: Option<&str>,
 ) -> Result<Option<String>, StoreError> {
+    let Some(request_id) = request_id else {
+        return Ok(None);
+    };
     Ok(request_id::Entity::find_by_id((
-        organization.to_string(),
-        method.to_owned(),
+        audit.organization_id.to_string(),
+        audit.action.to_owned(),
         request_id.to_owned(),
     ))
     .one(db)

@@ -45,15 +45,11 @@ pub async fn create(
     request_id: Option<&str>,
 ) -> Result<Created<Tenant>, StoreError> {
     let txn = store.write.begin().await?;
-    if let Some(request_id) = request_id {
-        if let Some(id) =
-            request_ids::find(&txn, &audit.organization_id, audit.action, request_id).await?
-        {
-            let tenant = find_by_id(&txn, &audit.organization_id, &TenantId::new(id))
-                .await?
-                .ok_or(StoreError::NotFound)?;
-            return Ok(Created::Replayed(tenant));
-        }
+    if let Some(id) = request_ids::replayed(&txn, audit, request_id).await? {
+        let tenant = find_by_id(&txn, &audit.organization_id, &TenantId::new(id))
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        return Ok(Created::Replayed(tenant));
     }
     let tenant = Tenant {
         id: TenantId::new(uuid::Uuid::now_v7().to_string()),
