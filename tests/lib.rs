@@ -71,13 +71,68 @@ macro_rules! on_both_backends {
     };
 }
 
+/// Assertions on the answers of gRPC calls, shared by the end-to-end modules.
+pub mod assert {
+    use std::fmt::Debug;
+
+    use tonic::{Code, Status};
+    use tonic_types::StatusExt;
+
+    /// The code a call answered with: `Code::Ok` for a success.
+    pub fn code<T>(result: &Result<T, Status>) -> Code {
+        result.as_ref().err().map_or(Code::Ok, Status::code)
+    }
+
+    /// Refused with `code`; returns the status for further checks.
+    #[track_caller]
+    pub fn refused<T: Debug>(result: Result<T, Status>, code: Code) -> Status {
+        match result {
+            Ok(value) => panic!("expected {code:?}, got success: {value:?}"),
+            Err(status) => {
+                assert_eq!(status.code(), code, "{status:?}");
+                status
+            }
+        }
+    }
+
+    /// The `(field, description)` pairs of an INVALID_ARGUMENT status, in the order given.
+    #[track_caller]
+    pub fn violations(status: &Status) -> Vec<(String, String)> {
+        assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+        status
+            .get_details_bad_request()
+            .expect("INVALID_ARGUMENT carries a google.rpc.BadRequest")
+            .field_violations
+            .into_iter()
+            .map(|v| (v.field, v.description))
+            .collect()
+    }
+
+    /// INVALID_ARGUMENT with a `BadRequest` violation on `field` whose description contains
+    /// `rule`.
+    #[track_caller]
+    pub fn violation<T: Debug>(result: Result<T, Status>, field: &str, rule: &str) {
+        let status = refused(result, Code::InvalidArgument);
+        let violations = violations(&status);
+        assert!(
+            violations
+                .iter()
+                .any(|(f, d)| f == field && d.contains(rule)),
+            "expected a violation on {field} explaining {rule:?}; got {violations:?}"
+        );
+    }
+}
+
 /// A clock that only moves when the test says so.
 #[derive(Debug)]
 pub struct TestClock(AtomicI64);
 
 impl TestClock {
     pub fn advance(&self, by: Duration) {
-        self.0.fetch_add(i64::try_from(by.as_millis()).unwrap_or(i64::MAX), Ordering::SeqCst);
+        self.0.fetch_add(
+            i64::try_from(by.as_millis()).unwrap_or(i64::MAX),
+            Ordering::SeqCst,
+        );
     }
 }
 
@@ -99,7 +154,10 @@ impl Database {
         let dir = tempfile::tempdir().expect("temp dir");
         match backend {
             Backend::Sqlite => Database {
-                url: format!("sqlite://{}?mode=rwc", dir.path().join("keyhaven.db").display()),
+                url: format!(
+                    "sqlite://{}?mode=rwc",
+                    dir.path().join("keyhaven.db").display()
+                ),
                 dir,
                 postgres: None,
             },
@@ -124,7 +182,9 @@ impl Database {
     async fn connect(url: &str) -> sea_orm::DatabaseConnection {
         let mut options = sea_orm::ConnectOptions::new(url);
         options.max_connections(1).sqlx_logging(false);
-        sea_orm::Database::connect(options).await.expect("connect to the test database server")
+        sea_orm::Database::connect(options)
+            .await
+            .expect("connect to the test database server")
     }
 
     pub async fn drop_database(self) {
@@ -143,7 +203,9 @@ impl Database {
 }
 
 fn with_database(base: &str, name: &str) -> String {
-    let (without_query, query) = base.split_once('?').map_or((base, None), |(b, q)| (b, Some(q)));
+    let (without_query, query) = base
+        .split_once('?')
+        .map_or((base, None), |(b, q)| (b, Some(q)));
     let prefix = match without_query.rfind('/') {
         Some(i) if i > "postgres://".len() => &without_query[..i],
         _ => without_query,
@@ -171,9 +233,14 @@ pub struct TestApp {
 pub struct Bearer(Option<MetadataValue<Ascii>>);
 
 impl Interceptor for Bearer {
-    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
         if let Some(value) = &self.0 {
-            request.metadata_mut().insert("authorization", value.clone());
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
         }
         Ok(request)
     }
@@ -193,7 +260,11 @@ impl TestApp {
     }
 
     /// Starts a server on an existing database (a restart, or a second replica).
-    pub async fn start_on(database: Database, clock: Arc<TestClock>, bootstrap_token: Option<String>) -> TestApp {
+    pub async fn start_on(
+        database: Database,
+        clock: Arc<TestClock>,
+        bootstrap_token: Option<String>,
+    ) -> TestApp {
         let config = Config {
             data_dir: database.data_dir().to_path_buf(),
             database_url: Some(database.url.clone()),
@@ -208,14 +279,18 @@ impl TestApp {
             clock: clock.clone(),
             ..Dependencies::default()
         };
-        let running = keyhaven_server::start(&config, deps).await.expect("keyhaven starts");
+        let running = keyhaven_server::start(&config, deps)
+            .await
+            .expect("keyhaven starts");
         let admin_url = format!("http://{}", running.admin_addr);
         let channel = Channel::from_shared(admin_url.clone())
             .expect("url")
             .connect()
             .await
             .expect("connect to the admin listener");
-        let token_file = database.data_dir().join(keyhaven_server::bootstrap::TOKEN_FILE);
+        let token_file = database
+            .data_dir()
+            .join(keyhaven_server::bootstrap::TOKEN_FILE);
         let root_token = std::fs::read_to_string(&token_file)
             .map(|t| t.trim().to_owned())
             .unwrap_or_else(|_| config.bootstrap_token.clone().unwrap_or_default());
@@ -249,24 +324,54 @@ impl TestApp {
         Bearer(token.map(|t| format!("Bearer {t}").parse().expect("ascii token")))
     }
 
-    pub fn tenants(&self, token: Option<&str>) -> pb::tenant_service_client::TenantServiceClient<Authed> {
-        pb::tenant_service_client::TenantServiceClient::with_interceptor(self.channel(), Self::bearer(token))
+    pub fn tenants(
+        &self,
+        token: Option<&str>,
+    ) -> pb::tenant_service_client::TenantServiceClient<Authed> {
+        pb::tenant_service_client::TenantServiceClient::with_interceptor(
+            self.channel(),
+            Self::bearer(token),
+        )
     }
 
-    pub fn applications(&self, token: Option<&str>) -> pb::application_service_client::ApplicationServiceClient<Authed> {
-        pb::application_service_client::ApplicationServiceClient::with_interceptor(self.channel(), Self::bearer(token))
+    pub fn applications(
+        &self,
+        token: Option<&str>,
+    ) -> pb::application_service_client::ApplicationServiceClient<Authed> {
+        pb::application_service_client::ApplicationServiceClient::with_interceptor(
+            self.channel(),
+            Self::bearer(token),
+        )
     }
 
-    pub fn tokens(&self, token: Option<&str>) -> pb::management_token_service_client::ManagementTokenServiceClient<Authed> {
-        pb::management_token_service_client::ManagementTokenServiceClient::with_interceptor(self.channel(), Self::bearer(token))
+    pub fn tokens(
+        &self,
+        token: Option<&str>,
+    ) -> pb::management_token_service_client::ManagementTokenServiceClient<Authed> {
+        pb::management_token_service_client::ManagementTokenServiceClient::with_interceptor(
+            self.channel(),
+            Self::bearer(token),
+        )
     }
 
-    pub fn organizations(&self, token: Option<&str>) -> pb::organization_service_client::OrganizationServiceClient<Authed> {
-        pb::organization_service_client::OrganizationServiceClient::with_interceptor(self.channel(), Self::bearer(token))
+    pub fn organizations(
+        &self,
+        token: Option<&str>,
+    ) -> pb::organization_service_client::OrganizationServiceClient<Authed> {
+        pb::organization_service_client::OrganizationServiceClient::with_interceptor(
+            self.channel(),
+            Self::bearer(token),
+        )
     }
 
-    pub fn audit(&self, token: Option<&str>) -> pb::audit_service_client::AuditServiceClient<Authed> {
-        pb::audit_service_client::AuditServiceClient::with_interceptor(self.channel(), Self::bearer(token))
+    pub fn audit(
+        &self,
+        token: Option<&str>,
+    ) -> pb::audit_service_client::AuditServiceClient<Authed> {
+        pb::audit_service_client::AuditServiceClient::with_interceptor(
+            self.channel(),
+            Self::bearer(token),
+        )
     }
 
     pub fn root(&self) -> Option<&str> {
@@ -290,7 +395,11 @@ impl TestApp {
     }
 
     /// Creates an application with the root token; returns it and its secret.
-    pub async fn create_app(&self, tenant: &str, app_type: pb::ApplicationType) -> (pb::Application, String) {
+    pub async fn create_app(
+        &self,
+        tenant: &str,
+        app_type: pb::ApplicationType,
+    ) -> (pb::Application, String) {
         let response = self
             .applications(self.root())
             .create_application(pb::CreateApplicationRequest {
@@ -305,11 +414,19 @@ impl TestApp {
             .await
             .expect("create application")
             .into_inner();
-        (response.application.expect("application"), response.client_secret)
+        (
+            response.application.expect("application"),
+            response.client_secret,
+        )
     }
 
     /// Creates a management token under `parent` with the root token.
-    pub async fn create_token(&self, parent: &str, permissions: &[&str], expire_time: Option<prost_types::Timestamp>) -> (pb::ManagementToken, String) {
+    pub async fn create_token(
+        &self,
+        parent: &str,
+        permissions: &[&str],
+        expire_time: Option<prost_types::Timestamp>,
+    ) -> (pb::ManagementToken, String) {
         let response = self
             .tokens(self.root())
             .create_management_token(pb::CreateManagementTokenRequest {

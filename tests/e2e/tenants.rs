@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
+use keyhaven_tests::assert::violations;
 use keyhaven_tests::proto as pb;
 use keyhaven_tests::{Backend, TestApp, on_both_backends};
 use tonic::Code;
-use tonic_types::StatusExt;
 
 on_both_backends!(
     a_tenant_is_created_read_listed_updated_and_deleted,
@@ -30,18 +30,6 @@ fn mask(paths: &[&str]) -> Option<prost_types::FieldMask> {
     Some(prost_types::FieldMask {
         paths: paths.iter().map(|p| (*p).to_owned()).collect(),
     })
-}
-
-/// (field, description) pairs of an INVALID_ARGUMENT status.
-fn violations(status: &tonic::Status) -> Vec<(String, String)> {
-    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
-    status
-        .get_details_bad_request()
-        .expect("BadRequest details")
-        .field_violations
-        .into_iter()
-        .map(|v| (v.field, v.description))
-        .collect()
 }
 
 async fn a_tenant_is_created_read_listed_updated_and_deleted(backend: Backend) {

@@ -77,7 +77,7 @@ where
         }
         let span = tracing::info_span!(
             "admin_rpc",
-            rpc = %path.rsplit('/').take(2).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("."),
+            rpc = %path.trim_start_matches('/').replace('/', "."),
             actor = tracing::field::Empty,
             tenant = tracing::field::Empty,
             outcome = tracing::field::Empty,
@@ -103,7 +103,9 @@ where
                         "{} needs the permission {}, which this token does not hold",
                         rpc.action, rpc.permission
                     ));
-                    audit_failure(&state, &caller, err.code_name()).await;
+                    if rpc.mutation {
+                        audit_failure(&state, &caller, err.code_name()).await;
+                    }
                     return Ok(refuse(err));
                 }
                 request.extensions_mut().insert(caller.clone());

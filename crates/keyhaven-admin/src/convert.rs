@@ -68,16 +68,14 @@ pub fn expected_version(field: &str, etag: &str) -> Result<Option<i64>, AdminErr
 
 pub const MAX_REQUEST_ID_LEN: usize = 64;
 
-pub fn request_id<'a>(field: &str, raw: &'a str) -> Result<Option<&'a str>, AdminError> {
+/// A client-chosen request id, or the rule it breaks (for `Invalid::check`).
+pub fn request_id(raw: &str) -> Result<Option<&str>, String> {
     if raw.is_empty() {
         return Ok(None);
     }
     if raw.len() > MAX_REQUEST_ID_LEN || !raw.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(AdminError::invalid(
-            field,
-            format!(
-                "must be at most {MAX_REQUEST_ID_LEN} visible ASCII characters (a UUID is a good choice)"
-            ),
+        return Err(format!(
+            "must be at most {MAX_REQUEST_ID_LEN} visible ASCII characters (a UUID is a good choice)"
         ));
     }
     Ok(Some(raw))

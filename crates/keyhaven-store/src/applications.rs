@@ -39,7 +39,7 @@ pub async fn create(
     request_id: Option<&str>,
 ) -> Result<Created<Application>, StoreError> {
     let txn = store.write.begin().await?;
-    if let Some(id) = request_ids::replayed(&txn, audit, request_id).await? {
+    if let Some(id) = request_ids::replayed(&txn, audit, tenant.id.as_str(), request_id).await? {
         let app = application::Entity::find_by_id(id)
             .filter(application::Column::TenantId.eq(tenant.id.as_str()))
             .one(&txn)
@@ -71,7 +71,7 @@ pub async fn create(
         insert_secret(&txn, &app, digest, audit.now).await?;
     }
     if let Some(request_id) = request_id {
-        request_ids::remember(&txn, audit, request_id, app.id.as_str()).await?;
+        request_ids::remember(&txn, audit, tenant.id.as_str(), request_id, app.id.as_str()).await?;
     }
     let target = resource_name(tenant, &app.client_id);
     audit::record(
@@ -102,6 +102,23 @@ async fn find(
     application::Entity::find()
         .filter(application::Column::TenantId.eq(tenant.as_str()))
         .filter(application::Column::ClientId.eq(client_id.as_str()))
+        .one(db)
+        .await?
+        .map(into_record)
+        .transpose()
+}
+
+/// Reads the row for update: concurrent writers of one application queue on the row
+/// lock (PostgreSQL; SQLite has one writer anyway) instead of exhausting retries.
+async fn find_locked(
+    db: &impl ConnectionTrait,
+    tenant: &TenantId,
+    client_id: &ClientId,
+) -> Result<Option<Application>, StoreError> {
+    application::Entity::find()
+        .filter(application::Column::TenantId.eq(tenant.as_str()))
+        .filter(application::Column::ClientId.eq(client_id.as_str()))
+        .lock_exclusive()
         .one(db)
         .await?
         .map(into_record)
@@ -145,7 +162,7 @@ pub async fn update<E>(
 ) -> Result<Result<Application, E>, StoreError> {
     for _ in 0..UPDATE_ATTEMPTS {
         let txn = store.write.begin().await?;
-        let current = find(&txn, &tenant.id, client_id)
+        let current = find_locked(&txn, &tenant.id, client_id)
             .await?
             .ok_or(StoreError::NotFound)?;
         if expected_version.is_some_and(|v| v != current.version) {

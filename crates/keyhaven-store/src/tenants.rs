@@ -45,7 +45,7 @@ pub async fn create(
     request_id: Option<&str>,
 ) -> Result<Created<Tenant>, StoreError> {
     let txn = store.write.begin().await?;
-    if let Some(id) = request_ids::replayed(&txn, audit, request_id).await? {
+    if let Some(id) = request_ids::replayed(&txn, audit, "", request_id).await? {
         let tenant = find_by_id(&txn, &audit.organization_id, &TenantId::new(id))
             .await?
             .ok_or(StoreError::NotFound)?;
@@ -67,7 +67,7 @@ pub async fn create(
         .await
         .map_err(StoreError::on_write("a tenant with this slug"))?;
     if let Some(request_id) = request_id {
-        request_ids::remember(&txn, audit, request_id, tenant.id.as_str()).await?;
+        request_ids::remember(&txn, audit, "", request_id, tenant.id.as_str()).await?;
     }
     let target = format!("tenants/{}", tenant.slug);
     audit::record(
@@ -154,9 +154,12 @@ pub async fn update(
 ) -> Result<Tenant, StoreError> {
     for _ in 0..UPDATE_ATTEMPTS {
         let txn = store.write.begin().await?;
+        // FOR UPDATE on PostgreSQL: concurrent updaters queue here and each reads the
+        // version the previous one wrote (SQLite ignores it; its one writer serializes).
         let current = tenant::Entity::find()
             .filter(tenant::Column::OrganizationId.eq(organization.as_str()))
             .filter(tenant::Column::Slug.eq(slug.as_str()))
+            .lock_exclusive()
             .one(&txn)
             .await?
             .map(into_record)

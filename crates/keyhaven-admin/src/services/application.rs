@@ -63,10 +63,7 @@ impl pb::application_service_server::ApplicationService for ApplicationApi {
             "application.display_name",
             DisplayName::parse(&app.display_name),
         );
-        let request_id = invalid.check(
-            "request_id",
-            convert::request_id("request_id", &request.request_id).map_err(|e| e.to_string()),
-        );
+        let request_id = invalid.check("request_id", convert::request_id(&request.request_id));
         let environments = convert::enabled_environments(
             "application.disabled_environments",
             &app.disabled_environments,

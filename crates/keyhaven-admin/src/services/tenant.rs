@@ -62,10 +62,7 @@ impl pb::tenant_service_server::TenantService for TenantApi {
             &mut invalid,
         );
         let lifetimes = lifetimes(&tenant, TokenLifetimes::default(), None, &mut invalid);
-        let request_id = invalid.check(
-            "request_id",
-            convert::request_id("request_id", &request.request_id).map_err(|e| e.to_string()),
-        );
+        let request_id = invalid.check("request_id", convert::request_id(&request.request_id));
         invalid.finish().map_err(AdminError::from)?;
         let (Some(slug), Some(display_name), Some(request_id)) = (slug, display_name, request_id)
         else {
