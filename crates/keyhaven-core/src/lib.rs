@@ -9,6 +9,7 @@ pub mod environment;
 pub mod ids;
 pub mod model;
 pub mod permission;
+pub mod pkce;
 pub mod redirect_uri;
 pub mod scope;
 pub mod secret;
