@@ -374,6 +374,13 @@ impl TestApp {
         )
     }
 
+    pub fn users(&self, token: Option<&str>) -> pb::user_service_client::UserServiceClient<Authed> {
+        pb::user_service_client::UserServiceClient::with_interceptor(
+            self.channel(),
+            Self::bearer(token),
+        )
+    }
+
     pub fn root(&self) -> Option<&str> {
         Some(self.root_token.as_str())
     }

@@ -6,11 +6,15 @@ pub use sea_orm_migration::MigrationStatus;
 pub use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_control_plane;
+mod m20261123_000002_users;
 
 pub struct Migrator;
 
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261123_000001_control_plane::Migration)]
+        vec![
+            Box::new(m20261123_000001_control_plane::Migration),
+            Box::new(m20261123_000002_users::Migration),
+        ]
     }
 }

@@ -12,3 +12,4 @@ mod redirect_uris;
 mod reflection;
 mod shutdown;
 mod tenants;
+mod users;

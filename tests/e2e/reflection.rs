@@ -140,5 +140,6 @@ fn keyhaven_admin_services() -> Vec<&'static str> {
         "keyhaven.admin.v1.ApplicationService",
         "keyhaven.admin.v1.ManagementTokenService",
         "keyhaven.admin.v1.AuditService",
+        "keyhaven.admin.v1.UserService",
     ]
 }

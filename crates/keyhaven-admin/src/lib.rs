@@ -35,6 +35,7 @@ pub const SERVICE_NAMES: &[&str] = &[
     "keyhaven.admin.v1.ApplicationService",
     "keyhaven.admin.v1.ManagementTokenService",
     "keyhaven.admin.v1.AuditService",
+    "keyhaven.admin.v1.UserService",
 ];
 
 pub async fn control_plane(
@@ -63,6 +64,9 @@ pub async fn control_plane(
     health
         .set_serving::<pb::audit_service_server::AuditServiceServer<services::audit::AuditApi>>()
         .await;
+    health
+        .set_serving::<pb::user_service_server::UserServiceServer<services::user::UserApi>>()
+        .await;
 
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
@@ -90,7 +94,10 @@ pub async fn control_plane(
             ),
         )
         .add_service(pb::audit_service_server::AuditServiceServer::new(
-            services::audit::AuditApi::new(state),
+            services::audit::AuditApi::new(state.clone()),
+        ))
+        .add_service(pb::user_service_server::UserServiceServer::new(
+            services::user::UserApi::new(state),
         ));
     Ok(ControlPlane { routes, health })
 }

@@ -82,6 +82,39 @@ impl RedirectUriName {
     }
 }
 
+/// `tenants/{tenant}/users/{id}`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserName {
+    pub tenant: Slug,
+    pub id: String,
+}
+
+impl UserName {
+    pub fn parse(field: &str, raw: &str) -> Result<Self, AdminError> {
+        let invalid = || {
+            AdminError::invalid(
+                field,
+                format!(
+                    "must be a resource name of the form tenants/{{tenant}}/users/{{id}} (got {raw:?})"
+                ),
+            )
+        };
+        match raw.split('/').collect::<Vec<_>>().as_slice() {
+            ["tenants", tenant, "users", id]
+                if !id.is_empty()
+                    && id.len() <= 64
+                    && id.bytes().all(|b| b.is_ascii_alphanumeric()) =>
+            {
+                Ok(Self {
+                    tenant: Slug::parse(tenant).map_err(|_| invalid())?,
+                    id: (*id).to_owned(),
+                })
+            }
+            _ => Err(invalid()),
+        }
+    }
+}
+
 /// The owner of management tokens: an organization or one tenant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenParent {

@@ -66,6 +66,12 @@ pub const RPCS: &[Rpc] = &[
         ManagementTokensWrite,
     ),
     read("AuditService.ListAuditEvents", AuditRead),
+    write("UserService.CreateUser", UsersWrite),
+    read("UserService.GetUser", UsersRead),
+    read("UserService.ListUsers", UsersRead),
+    write("UserService.UpdateUser", UsersWrite),
+    write("UserService.DeleteUser", UsersWrite),
+    write("UserService.SetPassword", UsersWrite),
 ];
 
 pub const PACKAGE: &str = "keyhaven.admin.v1";

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use keyhaven_core::{ClientId, Clock, SecretKind, SecretToken, Timestamp};
-use keyhaven_store::Store;
+use keyhaven_store::{PasswordHasher, Store};
 
 /// Where randomness comes from; tests may hand in their own.
 pub trait Entropy: Send + Sync + 'static {
@@ -29,6 +29,7 @@ pub struct AdminState {
     pub entropy: Arc<dyn Entropy>,
     /// Externally visible base of issuers, without a trailing slash.
     pub public_url: String,
+    pub hasher: PasswordHasher,
 }
 
 impl AdminState {
@@ -40,6 +41,12 @@ impl AdminState {
         let mut bytes = [0u8; 32];
         self.entropy.fill(&mut bytes);
         SecretToken::from_entropy(kind, bytes)
+    }
+
+    pub fn new_salt(&self) -> [u8; 16] {
+        let mut salt = [0u8; 16];
+        self.entropy.fill(&mut salt);
+        salt
     }
 
     pub fn new_client_id(&self) -> ClientId {

@@ -8,6 +8,7 @@ pub mod display_name;
 pub mod environment;
 pub mod ids;
 pub mod model;
+pub mod password;
 pub mod permission;
 pub mod pkce;
 pub mod redirect_uri;
@@ -15,6 +16,7 @@ pub mod scope;
 pub mod secret;
 pub mod slug;
 pub mod time;
+pub mod username;
 pub mod validation;
 
 pub use application::{AllowedOrigin, ApplicationType, ClientId, GrantType, GrantTypes};

@@ -14,10 +14,12 @@ pub enum Permission {
     ManagementTokensRead,
     ManagementTokensWrite,
     AuditRead,
+    UsersRead,
+    UsersWrite,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 8] = [
+    pub const ALL: [Permission; 10] = [
         Self::OrganizationsRead,
         Self::TenantsRead,
         Self::TenantsWrite,
@@ -26,6 +28,8 @@ impl Permission {
         Self::ManagementTokensRead,
         Self::ManagementTokensWrite,
         Self::AuditRead,
+        Self::UsersRead,
+        Self::UsersWrite,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -38,6 +42,8 @@ impl Permission {
             Self::ManagementTokensRead => "management_tokens.read",
             Self::ManagementTokensWrite => "management_tokens.write",
             Self::AuditRead => "audit.read",
+            Self::UsersRead => "users.read",
+            Self::UsersWrite => "users.write",
         }
     }
 

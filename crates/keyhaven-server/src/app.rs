@@ -103,6 +103,7 @@ pub async fn start(config: &Config, deps: Dependencies) -> Result<Running, Start
         clock: deps.clock,
         entropy: deps.entropy,
         public_url: public_url.clone(),
+        hasher: keyhaven_store::PasswordHasher::per_core(),
     };
     let bootstrap =
         bootstrap::run(&state, &config.data_dir, config.bootstrap_token.as_deref()).await?;

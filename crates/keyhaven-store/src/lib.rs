@@ -10,14 +10,17 @@ pub mod audit;
 mod connect;
 mod entities;
 mod error;
+pub mod hashing;
 pub mod management_tokens;
 pub mod organizations;
 mod page;
 pub mod redirect_uris;
 mod request_ids;
 pub mod tenants;
+pub mod users;
 
 pub use audit::Audit;
 pub use connect::{Backend, MigrationState, Store};
 pub use error::StoreError;
+pub use hashing::PasswordHasher;
 pub use page::{Page, PageRequest};

@@ -5,3 +5,4 @@ pub mod audit;
 pub mod management_token;
 pub mod organization;
 pub mod tenant;
+pub mod user;

@@ -7,6 +7,7 @@ mod management_token;
 mod organization;
 mod registered_redirect_uri;
 mod tenant;
+mod user;
 
 pub use application::Application;
 pub use audit::{AuditEvent, AuditOutcome};
@@ -15,3 +16,4 @@ pub use management_token::ManagementToken;
 pub use organization::Organization;
 pub use registered_redirect_uri::RegisteredRedirectUri;
 pub use tenant::Tenant;
+pub use user::User;

@@ -9,3 +9,4 @@ pub mod organization;
 pub mod redirect_uri;
 pub mod request_id;
 pub mod tenant;
+pub mod user;
