@@ -381,6 +381,16 @@ impl TestApp {
         )
     }
 
+    pub fn signing_keys(
+        &self,
+        token: Option<&str>,
+    ) -> pb::signing_key_service_client::SigningKeyServiceClient<Authed> {
+        pb::signing_key_service_client::SigningKeyServiceClient::with_interceptor(
+            self.channel(),
+            Self::bearer(token),
+        )
+    }
+
     pub fn root(&self) -> Option<&str> {
         Some(self.root_token.as_str())
     }
@@ -450,4 +460,40 @@ impl TestApp {
             .into_inner();
         (response.management_token.expect("token"), response.token)
     }
+}
+
+/// The number of rows in every table, for tests that prove a call wrote nothing.
+pub async fn row_counts(app: &TestApp) -> Vec<(String, i64)> {
+    use sea_orm::{DbBackend, Statement};
+    let db = sea_orm::Database::connect(app.database.url.as_str())
+        .await
+        .expect("connect");
+    let backend = db.get_database_backend();
+    let list = match backend {
+        DbBackend::Postgres => {
+            "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1"
+        }
+        _ => {
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY 1"
+        }
+    };
+    let tables = db
+        .query_all_raw(Statement::from_string(backend, list))
+        .await
+        .expect("tables");
+    let mut counts = Vec::new();
+    for row in tables {
+        let name: String = row.try_get("", "name").expect("name");
+        let count = db
+            .query_one_raw(Statement::from_string(
+                backend,
+                format!("SELECT COUNT(*) AS n FROM \"{name}\""),
+            ))
+            .await
+            .expect("count")
+            .expect("row");
+        counts.push((name, count.try_get::<i64>("", "n").expect("n")));
+    }
+    db.close().await.ok();
+    counts
 }

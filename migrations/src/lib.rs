@@ -7,6 +7,8 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_control_plane;
 mod m20261123_000002_users;
+mod m20261123_000003_signing_keys;
+mod m20261123_000005_sessions_and_codes;
 
 pub struct Migrator;
 
@@ -15,6 +17,8 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261123_000001_control_plane::Migration),
             Box::new(m20261123_000002_users::Migration),
+            Box::new(m20261123_000003_signing_keys::Migration),
+            Box::new(m20261123_000005_sessions_and_codes::Migration),
         ]
     }
 }

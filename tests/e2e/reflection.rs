@@ -141,5 +141,6 @@ fn keyhaven_admin_services() -> Vec<&'static str> {
         "keyhaven.admin.v1.ManagementTokenService",
         "keyhaven.admin.v1.AuditService",
         "keyhaven.admin.v1.UserService",
+        "keyhaven.admin.v1.SigningKeyService",
     ]
 }

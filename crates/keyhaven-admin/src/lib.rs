@@ -9,6 +9,7 @@ pub mod auth;
 pub mod caller;
 mod convert;
 pub mod error;
+pub mod keys;
 mod names;
 mod pagination;
 pub mod permissions;
@@ -20,7 +21,8 @@ use tonic::service::Routes;
 use tonic_health::server::HealthReporter;
 
 pub use auth::AuthLayer;
-pub use state::{AdminState, Entropy, OsEntropy};
+pub use keyhaven_core::Entropy;
+pub use state::{AdminState, OsEntropy};
 
 /// The control plane's gRPC services, ready to be served behind [`AuthLayer`].
 pub struct ControlPlane {
@@ -36,6 +38,7 @@ pub const SERVICE_NAMES: &[&str] = &[
     "keyhaven.admin.v1.ManagementTokenService",
     "keyhaven.admin.v1.AuditService",
     "keyhaven.admin.v1.UserService",
+    "keyhaven.admin.v1.SigningKeyService",
 ];
 
 pub async fn control_plane(
@@ -67,6 +70,11 @@ pub async fn control_plane(
     health
         .set_serving::<pb::user_service_server::UserServiceServer<services::user::UserApi>>()
         .await;
+    health
+        .set_serving::<pb::signing_key_service_server::SigningKeyServiceServer<
+            services::signing_key::SigningKeyApi,
+        >>()
+        .await;
 
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
@@ -97,8 +105,13 @@ pub async fn control_plane(
             services::audit::AuditApi::new(state.clone()),
         ))
         .add_service(pb::user_service_server::UserServiceServer::new(
-            services::user::UserApi::new(state),
-        ));
+            services::user::UserApi::new(state.clone()),
+        ))
+        .add_service(
+            pb::signing_key_service_server::SigningKeyServiceServer::new(
+                services::signing_key::SigningKeyApi::new(state),
+            ),
+        );
     Ok(ControlPlane { routes, health })
 }
 

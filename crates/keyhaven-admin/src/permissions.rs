@@ -72,6 +72,8 @@ pub const RPCS: &[Rpc] = &[
     write("UserService.UpdateUser", UsersWrite),
     write("UserService.DeleteUser", UsersWrite),
     write("UserService.SetPassword", UsersWrite),
+    read("SigningKeyService.ListSigningKeys", SigningKeysRead),
+    write("SigningKeyService.RotateSigningKey", SigningKeysWrite),
 ];
 
 pub const PACKAGE: &str = "keyhaven.admin.v1";

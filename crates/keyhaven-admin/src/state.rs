@@ -1,14 +1,13 @@
-//! What every service shares: the store, the clock, entropy and the public URL.
+//! What every service shares: the store, the clock, entropy, the key-encryption key and
+//! the public URL.
 
 use std::sync::Arc;
 
-use keyhaven_core::{ClientId, Clock, SecretKind, SecretToken, Timestamp};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use keyhaven_core::kek::{KeyEncryptionKey, NONCE_LEN};
+use keyhaven_core::{ClientId, Clock, Entropy, SecretKind, SecretToken, Timestamp};
 use keyhaven_store::{PasswordHasher, Store};
-
-/// Where randomness comes from; tests may hand in their own.
-pub trait Entropy: Send + Sync + 'static {
-    fn fill(&self, buf: &mut [u8]);
-}
 
 /// The operating system's CSPRNG.
 #[derive(Debug, Clone, Copy, Default)]
@@ -30,6 +29,8 @@ pub struct AdminState {
     /// Externally visible base of issuers, without a trailing slash.
     pub public_url: String,
     pub hasher: PasswordHasher,
+    /// Seals the private halves of signing keys.
+    pub kek: Arc<KeyEncryptionKey>,
 }
 
 impl AdminState {
@@ -53,6 +54,20 @@ impl AdminState {
         let mut bytes = [0u8; 16];
         self.entropy.fill(&mut bytes);
         ClientId::from_entropy(bytes)
+    }
+
+    /// A key id: 128 random bits, base64url.
+    pub fn new_kid(&self) -> String {
+        let mut bytes = [0u8; 16];
+        self.entropy.fill(&mut bytes);
+        URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    /// A nonce for one [`KeyEncryptionKey::seal`]: 96 random bits, as AES-GCM wants.
+    pub fn new_nonce(&self) -> [u8; NONCE_LEN] {
+        let mut nonce = [0u8; NONCE_LEN];
+        self.entropy.fill(&mut nonce);
+        nonce
     }
 
     pub fn issuer(&self, tenant: &keyhaven_core::Slug) -> String {

@@ -4,10 +4,15 @@
 //! entropy are handed in, so every rule here is tested with plain data.
 
 pub mod application;
+pub mod authorize;
 pub mod display_name;
+pub mod entropy;
 pub mod environment;
 pub mod ids;
+pub mod jose;
+pub mod kek;
 pub mod model;
+pub mod opaque;
 pub mod password;
 pub mod permission;
 pub mod pkce;
@@ -21,6 +26,7 @@ pub mod validation;
 
 pub use application::{AllowedOrigin, ApplicationType, ClientId, GrantType, GrantTypes};
 pub use display_name::DisplayName;
+pub use entropy::Entropy;
 pub use environment::{Environment, EnvironmentSet};
 pub use ids::{ApplicationId, OrganizationId, TenantId};
 pub use permission::{Permission, PermissionSet};

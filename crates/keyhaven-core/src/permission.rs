@@ -16,10 +16,12 @@ pub enum Permission {
     AuditRead,
     UsersRead,
     UsersWrite,
+    SigningKeysRead,
+    SigningKeysWrite,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 10] = [
+    pub const ALL: [Permission; 12] = [
         Self::OrganizationsRead,
         Self::TenantsRead,
         Self::TenantsWrite,
@@ -30,6 +32,8 @@ impl Permission {
         Self::AuditRead,
         Self::UsersRead,
         Self::UsersWrite,
+        Self::SigningKeysRead,
+        Self::SigningKeysWrite,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -44,6 +48,8 @@ impl Permission {
             Self::AuditRead => "audit.read",
             Self::UsersRead => "users.read",
             Self::UsersWrite => "users.write",
+            Self::SigningKeysRead => "signing_keys.read",
+            Self::SigningKeysWrite => "signing_keys.write",
         }
     }
 

@@ -15,6 +15,7 @@ use tokio_stream::wrappers::TcpListenerStream;
 
 use crate::bootstrap;
 use crate::config::Config;
+use crate::kek;
 use crate::public;
 
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +28,8 @@ pub enum StartError {
     Migrate(keyhaven_store::StoreError),
     #[error(transparent)]
     Bootstrap(#[from] bootstrap::BootstrapError),
+    #[error(transparent)]
+    KeyEncryptionKey(#[from] kek::KekError),
     #[error("could not listen on {0}: {1}")]
     Bind(SocketAddr, std::io::Error),
     #[error("could not build the gRPC services: {0}")]
@@ -83,6 +86,28 @@ pub async fn start(config: &Config, deps: Dependencies) -> Result<Running, Start
         .await
         .map_err(StartError::Database)?;
     store.migrate().await.map_err(StartError::Migrate)?;
+    let (key_encryption_key, kek_source) = kek::load_or_generate(
+        &config.data_dir,
+        config.key_encryption_key.as_deref(),
+        deps.entropy.as_ref(),
+    )?;
+    match &kek_source {
+        kek::Source::Configured => {
+            tracing::info!("signing keys are sealed with KEYHAVEN_KEY_ENCRYPTION_KEY")
+        }
+        kek::Source::Loaded(path) => {
+            tracing::info!(path = %path.display(), "signing keys are sealed with the key-encryption key in this file")
+        }
+        kek::Source::Generated(path) => {
+            tracing::info!(path = %path.display(), "first start: generated the key-encryption key that seals signing keys into this file (mode 0600); back it up with the database")
+        }
+    }
+    if store.backend() == keyhaven_store::Backend::Postgres && kek_source != kek::Source::Configured
+    {
+        tracing::warn!(
+            "KEYHAVEN_KEY_ENCRYPTION_KEY is unset: every replica sharing this database must use the same key-encryption key, so set it explicitly"
+        );
+    }
 
     let admin_listener = TcpListener::bind(config.admin_addr)
         .await
@@ -104,6 +129,15 @@ pub async fn start(config: &Config, deps: Dependencies) -> Result<Running, Start
         entropy: deps.entropy,
         public_url: public_url.clone(),
         hasher: keyhaven_store::PasswordHasher::per_core(),
+        kek: Arc::new(key_encryption_key),
+    };
+    let oauth = keyhaven_oauth::OAuthState {
+        store: store.clone(),
+        clock: state.clock.clone(),
+        entropy: state.entropy.clone(),
+        public_url: public_url.clone(),
+        keys: Arc::new(keyhaven_oauth::keys::KeyCache::new(state.kek.clone())),
+        hasher: state.hasher.clone(),
     };
     let bootstrap =
         bootstrap::run(&state, &config.data_dir, config.bootstrap_token.as_deref()).await?;
@@ -123,10 +157,13 @@ pub async fn start(config: &Config, deps: Dependencies) -> Result<Running, Start
         .await
         .map_err(|e| StartError::Grpc(e.to_string()))?;
     let ready = Arc::new(AtomicBool::new(true));
-    let public_router = public::router(public::Health {
-        store: store.clone(),
-        ready: ready.clone(),
-    });
+    let public_router = public::router(
+        oauth,
+        public::Health {
+            store: store.clone(),
+            ready: ready.clone(),
+        },
+    );
 
     let (shutdown, signal) = watch::channel(false);
     let drain_timeout = config.drain_timeout();

@@ -52,7 +52,7 @@ pub const SETTINGS: &[(&str, &str, &str, &str)] = &[
         "key_encryption_key",
         "KEYHAVEN_KEY_ENCRYPTION_KEY",
         "(generated)",
-        "Key that encrypts signing keys at rest; read from the public-runtime release on, accepted now so manifests need not change.",
+        "AES-256 key (base64url, 32 bytes) that encrypts signing keys at rest. Unset: read from <data_dir>/key-encryption-key, generated there on first start. Replicas sharing a database need the same key.",
     ),
     ("log_format", "KEYHAVEN_LOG_FORMAT", "text", "text or json."),
     (
@@ -176,6 +176,13 @@ impl Config {
             )
             .map_err(|e| ConfigError(format!("bootstrap_token (KEYHAVEN_BOOTSTRAP_TOKEN) {e}")))?;
         }
+        if let Some(key) = &self.key_encryption_key {
+            keyhaven_core::kek::KeyEncryptionKey::parse_base64url(key).map_err(|e| {
+                ConfigError(format!(
+                    "key_encryption_key (KEYHAVEN_KEY_ENCRYPTION_KEY) {e}"
+                ))
+            })?;
+        }
         Ok(())
     }
 
@@ -267,6 +274,28 @@ mod tests {
                 .expect_err("refused")
                 .to_string();
             assert!(err.contains("admin_adr"), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_malformed_key_encryption_key_is_refused_without_echoing_it() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("KEYHAVEN_KEY_ENCRYPTION_KEY", "hunter2-is-not-a-key");
+            let err = Config::load(None).expect_err("refused").to_string();
+            assert!(
+                err.contains("key_encryption_key (KEYHAVEN_KEY_ENCRYPTION_KEY)")
+                    && err.contains("32 random bytes in base64url"),
+                "{err}"
+            );
+            assert!(!err.contains("hunter2"), "{err}");
+            Ok(())
+        });
+        figment::Jail::expect_with(|jail| {
+            let key = keyhaven_core::kek::KeyEncryptionKey::from_bytes([5; 32]).to_base64url();
+            jail.set_env("KEYHAVEN_KEY_ENCRYPTION_KEY", &key);
+            let config = Config::load(None).expect("valid");
+            assert_eq!(config.key_encryption_key, Some(key));
             Ok(())
         });
     }

@@ -1,5 +1,5 @@
-//! The public HTTP listener. The OAuth / OpenID Connect runtime mounts here; until then
-//! it serves the health endpoints that load balancers and probes need.
+//! The public HTTP listener: the OAuth / OpenID Connect runtime of every tenant, and the
+//! health endpoints that load balancers and probes need.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,11 +18,12 @@ pub struct Health {
     pub ready: Arc<AtomicBool>,
 }
 
-pub fn router(health: Health) -> Router {
+pub fn router(oauth: keyhaven_oauth::OAuthState, health: Health) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .with_state(health)
+        .merge(keyhaven_oauth::router(oauth))
 }
 
 async fn readyz(State(health): State<Health>) -> (StatusCode, &'static str) {

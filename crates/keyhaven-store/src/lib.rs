@@ -7,6 +7,8 @@
 
 pub mod applications;
 pub mod audit;
+pub mod authorization_codes;
+pub mod authorization_requests;
 mod connect;
 mod entities;
 mod error;
@@ -16,6 +18,8 @@ pub mod organizations;
 mod page;
 pub mod redirect_uris;
 mod request_ids;
+pub mod sessions;
+pub mod signing_keys;
 pub mod tenants;
 pub mod users;
 

@@ -12,15 +12,26 @@ use sea_orm::{
 
 use crate::audit::{self, Audit};
 use crate::entities::tenant;
+use crate::signing_keys::{self, NewSigningKey};
 use crate::{Page, PageRequest, Store, StoreError, request_ids};
 
 /// What a caller chooses for a new tenant; the store assigns the rest.
 #[derive(Debug, Clone)]
 pub struct NewTenant {
+    /// From [`new_id`]: the caller needs it before the tenant exists, because the
+    /// signing keys are sealed to it.
+    pub id: TenantId,
     pub slug: Slug,
     pub display_name: DisplayName,
     pub environments: EnvironmentSet,
     pub lifetimes: TokenLifetimes,
+    /// Inserted with the tenant, in its transaction: a tenant never exists without keys.
+    pub signing_keys: Vec<NewSigningKey>,
+}
+
+/// A fresh tenant id, for [`NewTenant::id`].
+pub fn new_id() -> TenantId {
+    TenantId::new(uuid::Uuid::now_v7().to_string())
 }
 
 /// Whether a create made something new or replayed an earlier request with the same id.
@@ -52,7 +63,7 @@ pub async fn create(
         return Ok(Created::Replayed(tenant));
     }
     let tenant = Tenant {
-        id: TenantId::new(uuid::Uuid::now_v7().to_string()),
+        id: new.id,
         organization_id: audit.organization_id.clone(),
         slug: new.slug,
         display_name: new.display_name,
@@ -66,6 +77,9 @@ pub async fn create(
         .insert(&txn)
         .await
         .map_err(StoreError::on_write("a tenant with this slug"))?;
+    for key in &new.signing_keys {
+        signing_keys::insert(&txn, &tenant.id, key, audit.now).await?;
+    }
     if let Some(request_id) = request_id {
         request_ids::remember(&txn, audit, "", request_id, tenant.id.as_str()).await?;
     }
@@ -283,6 +297,17 @@ pub(crate) async fn get_by_id(
 ) -> Result<Option<Tenant>, StoreError> {
     tenant::Entity::find_by_id(id.to_string())
         .one(db)
+        .await?
+        .map(into_record)
+        .transpose()
+}
+
+/// The tenant with this slug, whatever its organization: the public runtime routes by
+/// slug, which is globally unique.
+pub async fn find_by_slug(store: &Store, slug: &Slug) -> Result<Option<Tenant>, StoreError> {
+    tenant::Entity::find()
+        .filter(tenant::Column::Slug.eq(slug.as_str()))
+        .one(&store.read)
         .await?
         .map(into_record)
         .transpose()

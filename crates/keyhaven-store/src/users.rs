@@ -63,6 +63,22 @@ pub async fn get(store: &Store, tenant: &TenantId, id: &str) -> Result<Option<Us
     find(&store.read, tenant, id, false).await
 }
 
+/// The user who signs in with this username at this tenant (usernames are unique per
+/// tenant and stored lowercased, as [`Username`] parses them).
+pub async fn find_by_username(
+    store: &Store,
+    tenant: &TenantId,
+    username: &Username,
+) -> Result<Option<User>, StoreError> {
+    user::Entity::find()
+        .filter(user::Column::TenantId.eq(tenant.as_str()))
+        .filter(user::Column::Username.eq(username.as_str()))
+        .one(&store.read)
+        .await?
+        .map(into_record)
+        .transpose()
+}
+
 async fn find(
     db: &impl ConnectionTrait,
     tenant: &TenantId,

@@ -4,5 +4,6 @@ pub mod application;
 pub mod audit;
 pub mod management_token;
 pub mod organization;
+pub mod signing_key;
 pub mod tenant;
 pub mod user;

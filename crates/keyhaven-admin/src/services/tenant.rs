@@ -9,6 +9,7 @@ use tonic::{Request, Response, Status};
 use crate::caller::Caller;
 use crate::convert;
 use crate::error::AdminError;
+use crate::keys;
 use crate::names;
 use crate::pagination;
 use crate::state::AdminState;
@@ -68,11 +69,17 @@ impl pb::tenant_service_server::TenantService for TenantApi {
         else {
             return Err(AdminError::Internal("validated fields missing".into()).into());
         };
+        // The keys are sealed to the tenant's id, so the id is chosen before the tenant
+        // exists; a replayed request discards them.
+        let id = tenants::new_id();
+        let signing_keys = keys::for_new_tenant(&self.state, &id).await?;
         let new = NewTenant {
+            id,
             slug,
             display_name,
             environments,
             lifetimes,
+            signing_keys,
         };
         let created = tenants::create(&self.state.store, &caller.audit(), new, request_id)
             .await

@@ -3,10 +3,14 @@
 
 pub mod application;
 pub mod audit_event;
+pub mod authorization_code;
+pub mod authorization_request;
 pub mod client_secret;
 pub mod management_token;
 pub mod organization;
 pub mod redirect_uri;
 pub mod request_id;
+pub mod session;
+pub mod signing_key;
 pub mod tenant;
 pub mod user;

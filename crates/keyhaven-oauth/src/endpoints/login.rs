@@ -1,0 +1,308 @@
+//! The sign-in page (design.md §6): `GET /t/{tenant}/login?request=…` shows the form for a
+//! pending authorization request, `POST` checks the password and starts a session.
+//!
+//! The answer never tells whether a username exists: unknown users are checked against
+//! a dummy hash with the same argon2id parameters, so the time taken is the same, and
+//! unknown, disabled and wrong-password sign-ins get the same page.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::{Html, IntoResponse, Response};
+use axum_extra::extract::cookie::CookieJar;
+use keyhaven_core::model::{Application, PendingAuthorization, Tenant, User};
+use keyhaven_core::opaque;
+use keyhaven_core::password::{Password, PasswordHash};
+use keyhaven_core::username::Username;
+use keyhaven_store::sessions::{self, NewSession};
+use keyhaven_store::{applications, authorization_requests, users};
+use serde::Deserialize;
+use tracing::Instrument;
+
+use crate::browser::{Browser, random_token};
+use crate::error::PageError;
+use crate::flow;
+use crate::form::Params;
+use crate::pages::{self, LoginPage};
+use crate::state::OAuthState;
+use crate::tenant;
+
+/// What the form token of the sign-in form is for.
+const PURPOSE: &str = "login";
+const WRONG_CREDENTIALS: &str = "The username or password is incorrect.";
+const STALE_FORM: &str = "This form has expired. Please enter your username and password again.";
+
+/// An argon2id hash with the parameters of real ones, of a password nobody has: verifying
+/// against it costs what verifying a real user's password costs.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$WlpaWlpaWlpaWlpaWlpaWg$hvE3a57VLBTTznZbuC7oKsQ3qlhEoP0eubRbt/JJHwg";
+/// Stands in for a presented password that the policy refuses, so that it still costs
+/// one verification.
+const PLACEHOLDER_PASSWORD: &str = "not-a-password-anyone-can-have";
+
+#[derive(Deserialize)]
+pub struct PageQuery {
+    request: Option<String>,
+}
+
+pub async fn show(
+    State(state): State<OAuthState>,
+    Path(slug): Path<String>,
+    Query(query): Query<PageQuery>,
+    jar: CookieJar,
+) -> Result<Response, PageError> {
+    let span = tracing::info_span!("login_page", tenant = tracing::field::Empty);
+    async move {
+        let tenant = tenant::resolve(&state, &slug).await?;
+        let browser = Browser::new(&state, &tenant, jar);
+        let id = query.request.ok_or_else(no_request)?;
+        let (pending, app, binding) = load(&state, &tenant, &browser, &id).await?;
+        let username = pending.request.login_hint.clone().unwrap_or_default();
+        let html = render_form(&tenant, &app, &browser, &pending, &binding, &username, None)?;
+        Ok(page(html, &pending))
+    }
+    .instrument(span)
+    .await
+}
+
+pub async fn submit(
+    State(state): State<OAuthState>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    jar: CookieJar,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let span = tracing::info_span!(
+        "login",
+        tenant = tracing::field::Empty,
+        client = tracing::field::Empty
+    );
+    async move {
+        let tenant = tenant::resolve(&state, &slug).await?;
+        if !pages::same_origin(&headers, &state.public_url) {
+            return Err(PageError::Forbidden(
+                "Sign-in forms are only accepted from this site.".into(),
+            ));
+        }
+        let form =
+            Params::parse(&headers, &body).map_err(|e| PageError::BadRequest(e.description))?;
+        let mut browser = Browser::new(&state, &tenant, jar);
+        let id = form.get("request").ok_or_else(no_request)?;
+        let (pending, app, binding) = load(&state, &tenant, &browser, id).await?;
+        tracing::Span::current().record("client", app.client_id.as_str());
+        let typed = form.get("username").unwrap_or_default();
+        if !opaque::form_token_matches(
+            &binding,
+            PURPOSE,
+            &pending.id,
+            form.get("csrf").unwrap_or_default(),
+        ) {
+            tracing::info!("sign-in form without its token");
+            let html = form_html(
+                &tenant, &app, &browser, &pending, &binding, typed, STALE_FORM,
+            )?;
+            return Err(refused(html, true, &pending));
+        }
+        let Some(user) = check_password(
+            &state,
+            &tenant,
+            typed,
+            form.get("password").unwrap_or_default(),
+        )
+        .await?
+        else {
+            let html = form_html(
+                &tenant,
+                &app,
+                &browser,
+                &pending,
+                &binding,
+                typed,
+                WRONG_CREDENTIALS,
+            )?;
+            return Err(refused(html, false, &pending));
+        };
+        let now = state.now();
+        // A new sign-in replaces whatever session this browser had: new secret, new sid.
+        if let Some((old, _)) = browser.session(&state, &tenant, now).await? {
+            sessions::end(&state.store, &tenant.id, &old.id, now).await?;
+        }
+        let secret = random_token(&state);
+        let session = sessions::create(
+            &state.store,
+            &tenant.id,
+            NewSession {
+                id: state.random_id(),
+                user_id: user.id.clone(),
+                secret: secret.digest(),
+                auth_time: now,
+                amr: vec!["pwd".to_owned()],
+                expires_at: now.saturating_add(flow::SESSION_LIFETIME),
+            },
+        )
+        .await?;
+        browser.set_session(&secret);
+        tracing::info!(sid = %session.id, "signed in");
+        let response = flow::after_sign_in(&state, &tenant, &app, &pending, &session).await?;
+        Ok((browser.into_jar(), response).into_response())
+    }
+    .instrument(span)
+    .await
+}
+
+/// The pending request `id`, if it is still pending and was started by this browser; its
+/// application; and the browser's binding value the form token derives from.
+pub async fn load(
+    state: &OAuthState,
+    tenant: &Tenant,
+    browser: &Browser,
+    id: &str,
+) -> Result<(PendingAuthorization, Application, String), PageError> {
+    let pending = authorization_requests::get(&state.store, &tenant.id, id, state.now())
+        .await?
+        .ok_or_else(|| {
+            PageError::BadRequest(
+                "This sign-in link has expired or was already used. Return to the application and start again.".into(),
+            )
+        })?;
+    let binding = browser
+        .binding()
+        .filter(|_| browser.binding_digest().is_some_and(|d| d.matches(&pending.browser)))
+        .ok_or_else(|| {
+            PageError::Forbidden(
+                "This sign-in was started in another browser, or cookies are blocked. Return to the application and start again.".into(),
+            )
+        })?
+        .to_owned();
+    let app = applications::get(&state.store, &tenant.id, &pending.request.client_id)
+        .await?
+        .ok_or_else(|| {
+            PageError::BadRequest("The application of this sign-in no longer exists.".into())
+        })?;
+    Ok((pending, app, binding))
+}
+
+/// The user for these credentials, or `None`, after exactly one argon2id verification
+/// whatever the reason (unknown user, disabled user, malformed input, wrong password).
+async fn check_password(
+    state: &OAuthState,
+    tenant: &Tenant,
+    username: &str,
+    password: &str,
+) -> Result<Option<User>, PageError> {
+    let user = match Username::parse(username) {
+        Ok(username) => users::find_by_username(&state.store, &tenant.id, &username).await?,
+        Err(_) => None,
+    };
+    let (presented, well_formed) = match Password::parse(password) {
+        Ok(p) => (p, true),
+        Err(_) => (
+            Password::parse(PLACEHOLDER_PASSWORD).map_err(PageError::server)?,
+            false,
+        ),
+    };
+    let hash = user.as_ref().map_or_else(
+        || PasswordHash::from_stored(DUMMY_HASH.to_owned()),
+        |u| u.password_hash.clone(),
+    );
+    let matched = state
+        .hasher
+        .verify(presented, hash)
+        .await
+        .map_err(PageError::server)?;
+    let outcome = match &user {
+        None => "unknown user",
+        Some(_) if !(matched && well_formed) => "wrong password",
+        Some(u) if u.disabled => "disabled user",
+        Some(_) => "ok",
+    };
+    if outcome != "ok" {
+        tracing::info!(reason = outcome, "sign-in refused");
+    }
+    Ok(user.filter(|u| matched && well_formed && !u.disabled))
+}
+
+fn render_form(
+    tenant: &Tenant,
+    app: &Application,
+    browser: &Browser,
+    pending: &PendingAuthorization,
+    binding: &str,
+    username: &str,
+    error: Option<&str>,
+) -> Result<String, PageError> {
+    let action = format!("{}/login", browser.path());
+    let csrf = opaque::form_token(binding, PURPOSE, &pending.id);
+    pages::render(&LoginPage {
+        tenant_name: tenant.display_name.as_str(),
+        app_name: app.display_name.as_str(),
+        action: &action,
+        request_id: &pending.id,
+        csrf: &csrf,
+        username,
+        error,
+    })
+}
+
+fn form_html(
+    tenant: &Tenant,
+    app: &Application,
+    browser: &Browser,
+    pending: &PendingAuthorization,
+    binding: &str,
+    username: &str,
+    error: &str,
+) -> Result<String, PageError> {
+    render_form(
+        tenant,
+        app,
+        browser,
+        pending,
+        binding,
+        username,
+        Some(error),
+    )
+}
+
+/// The form's post may end in a redirect to the client, which the page's CSP must allow.
+fn page(html: String, pending: &PendingAuthorization) -> Response {
+    let mut response = Html(html).into_response();
+    pages::harden(
+        &mut response,
+        pages::form_target(&pending.request.redirect_uri).as_deref(),
+    );
+    response
+}
+
+/// The form again with its error.
+fn refused(html: String, stale_form: bool, pending: &PendingAuthorization) -> PageError {
+    PageError::Refused {
+        html,
+        stale_form,
+        form_target: pages::form_target(&pending.request.redirect_uri),
+    }
+}
+
+fn no_request() -> PageError {
+    PageError::BadRequest(
+        "Sign-in starts at the application you want to use: return to it and sign in from there."
+            .into(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_dummy_hash_costs_what_a_real_one_costs() {
+        let real = Password::parse("correct horse battery staple")
+            .expect("valid")
+            .hash([1; 16]);
+        let params = |h: &str| h.split('$').nth(3).map(str::to_owned);
+        assert_eq!(params(DUMMY_HASH), params(real.as_str()));
+        assert!(DUMMY_HASH.starts_with("$argon2id$v=19$"));
+        let placeholder =
+            Password::parse(PLACEHOLDER_PASSWORD).expect("the placeholder passes the policy");
+        assert!(!placeholder.matches(&PasswordHash::from_stored(DUMMY_HASH.into())));
+    }
+}

@@ -1,0 +1,10 @@
+//! One file per endpoint.
+
+pub mod authorize;
+pub mod consent;
+pub mod discovery;
+pub mod introspect;
+pub mod jwks;
+pub mod login;
+pub mod token;
+pub mod userinfo;

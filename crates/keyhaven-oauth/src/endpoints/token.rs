@@ -1,0 +1,59 @@
+//! The token endpoint (RFC 6749 §3.2): authenticate the client, then hand the request to
+//! the grant named by `grant_type`.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use tracing::Instrument;
+
+use crate::client_auth;
+use crate::error::{self, ErrorCode, OAuthError};
+use crate::form::Params;
+use crate::grants;
+use crate::state::OAuthState;
+use crate::tenant;
+
+pub async fn token(
+    State(state): State<OAuthState>,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, OAuthError> {
+    let span = tracing::info_span!(
+        "token",
+        tenant = tracing::field::Empty,
+        client = tracing::field::Empty,
+        grant = tracing::field::Empty
+    );
+    async move {
+        let tenant = tenant::resolve(&state, &slug).await?;
+        let params = Params::parse(&headers, &body)?;
+        let grant_type = params.require("grant_type")?;
+        tracing::Span::current().record("grant", grant_type);
+        let client =
+            client_auth::authenticate(&state.store, &tenant, &headers, &params, state.now())
+                .await?;
+        let body = match grant_type {
+            "authorization_code" => {
+                grants::authorization_code::grant(&state, &tenant, &client, &params).await?
+            }
+            "client_credentials" => {
+                grants::client_credentials::grant(&state, &tenant, &client, &params).await?
+            }
+            other => {
+                return Err(OAuthError::new(
+                    ErrorCode::UnsupportedGrantType,
+                    format!("grant_type {other} is not supported by this server"),
+                ));
+            }
+        };
+        tracing::info!("token issued");
+        let mut response = Json(body).into_response();
+        error::no_store(&mut response);
+        Ok(response)
+    }
+    .instrument(span)
+    .await
+}

@@ -1,0 +1,57 @@
+//! Keyhaven's public runtime: the tenant-routed OAuth 2.0 / OpenID Connect endpoints.
+//! The issuer of tenant `acme` is `<public URL>/t/acme`.
+//!
+//! Invariants: HTTP status codes are chosen only in `error.rs`; every endpoint resolves
+//! its tenant first and looks up clients, keys and tokens within it only; no token,
+//! secret, password or code is ever logged.
+
+pub mod access_token;
+mod authorization_response;
+mod browser;
+mod client_auth;
+mod endpoints;
+pub mod error;
+mod flow;
+mod form;
+mod grants;
+mod id_token;
+pub mod keys;
+mod pages;
+pub mod state;
+mod tenant;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+pub use state::OAuthState;
+
+pub fn router(state: OAuthState) -> Router {
+    let tenant = Router::new()
+        .route(
+            "/.well-known/openid-configuration",
+            get(endpoints::discovery::openid_configuration),
+        )
+        .route("/oauth2/jwks", get(endpoints::jwks::jwks))
+        .route("/oauth2/token", post(endpoints::token::token))
+        .route(
+            "/oauth2/introspect",
+            post(endpoints::introspect::introspect),
+        )
+        .route(
+            "/oauth2/authorize",
+            get(endpoints::authorize::authorize).post(endpoints::authorize::authorize),
+        )
+        .route(
+            "/oauth2/userinfo",
+            get(endpoints::userinfo::userinfo).post(endpoints::userinfo::userinfo),
+        )
+        .route(
+            "/login",
+            get(endpoints::login::show).post(endpoints::login::submit),
+        )
+        .route(
+            "/consent",
+            get(endpoints::consent::show).post(endpoints::consent::submit),
+        );
+    Router::new().nest("/t/{tenant}", tenant).with_state(state)
+}

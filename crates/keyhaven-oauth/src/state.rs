@@ -1,0 +1,40 @@
+//! What every endpoint shares.
+
+use std::sync::Arc;
+
+use keyhaven_core::model::Tenant;
+use keyhaven_core::{Clock, Entropy, Timestamp};
+use keyhaven_store::{PasswordHasher, Store};
+
+use crate::keys::KeyCache;
+
+#[derive(Clone)]
+pub struct OAuthState {
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub entropy: Arc<dyn Entropy>,
+    /// Externally visible base of issuers, without a trailing slash.
+    pub public_url: String,
+    pub keys: Arc<KeyCache>,
+    /// Verifies sign-in passwords on the bounded blocking pool (shared with the admin
+    /// services, so the bound holds for the whole process).
+    pub hasher: PasswordHasher,
+}
+
+impl OAuthState {
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// The tenant's issuer (OIDC Discovery §4.3 requires it to match exactly).
+    pub fn issuer(&self, tenant: &Tenant) -> String {
+        format!("{}/t/{}", self.public_url, tenant.slug)
+    }
+
+    pub fn random_id(&self) -> String {
+        use base64::Engine;
+        let mut bytes = [0u8; 16];
+        self.entropy.fill(&mut bytes);
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    }
+}

@@ -1,0 +1,17 @@
+//! Tenant routing: `/t/{tenant}/...` resolves to the tenant or answers 404.
+
+use keyhaven_core::Slug;
+use keyhaven_core::model::Tenant;
+
+use crate::error::{ErrorCode, OAuthError};
+use crate::state::OAuthState;
+
+pub async fn resolve(state: &OAuthState, slug: &str) -> Result<Tenant, OAuthError> {
+    let not_found = || OAuthError::new(ErrorCode::NotFound, "no such tenant");
+    let slug = Slug::parse(slug).map_err(|_| not_found())?;
+    let tenant = keyhaven_store::tenants::find_by_slug(&state.store, &slug)
+        .await?
+        .ok_or_else(not_found)?;
+    tracing::Span::current().record("tenant", tenant.slug.as_str());
+    Ok(tenant)
+}

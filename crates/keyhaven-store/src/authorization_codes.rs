@@ -1,0 +1,357 @@
+//! Authorization codes (RFC 6749 §4.1.2), stored by digest and redeemed at most once.
+
+use keyhaven_core::model::AuthorizationCode;
+use keyhaven_core::opaque::OpaqueDigest;
+use keyhaven_core::pkce::CodeChallenge;
+use keyhaven_core::{ApplicationId, ScopeSet, TenantId, Timestamp};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+
+use crate::entities::authorization_code;
+use crate::{Store, StoreError};
+
+#[tracing::instrument(skip_all)]
+pub async fn create(
+    store: &Store,
+    tenant: &TenantId,
+    code: &AuthorizationCode,
+) -> Result<(), StoreError> {
+    authorization_code::ActiveModel {
+        digest: Set(code.digest.as_str().to_owned()),
+        tenant_id: Set(tenant.to_string()),
+        application_id: Set(code.application_id.to_string()),
+        user_id: Set(code.user_id.clone()),
+        session_id: Set(code.session_id.clone()),
+        redirect_uri: Set(code.redirect_uri.clone()),
+        scope: Set(code.scope.to_delimited()),
+        nonce: Set(code.nonce.clone()),
+        code_challenge: Set(code.code_challenge.as_ref().map(|c| c.as_str().to_owned())),
+        auth_time: Set(code.auth_time.unix_millis()),
+        expires_at: Set(code.expires_at.unix_millis()),
+        consumed_at: Set(None),
+        created_at: Set(code.created_at.unix_millis()),
+    }
+    .insert(&store.write)
+    .await
+    .map_err(StoreError::on_write(
+        "an authorization code with this digest",
+    ))?;
+    Ok(())
+}
+
+/// The outcome of presenting a code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Redemption {
+    /// This call consumed the code: the caller may issue tokens for it.
+    Redeemed(AuthorizationCode),
+    /// The code was consumed before: a replay (RFC 6749 §4.1.2). Revoking the tokens
+    /// issued from it needs the refresh-token and revocation records, which do not exist
+    /// yet; the caller answers `invalid_grant` and logs the replay.
+    Replayed(AuthorizationCode),
+    /// Never consumed, but past its lifetime.
+    Expired,
+    /// No such code in this tenant.
+    Unknown,
+}
+
+/// Consumes the code with a single conditional UPDATE (`consumed_at IS NULL` and not
+/// expired), so that of two concurrent redemptions exactly one sees its row change and
+/// wins, on either backend, without a transaction or a lock held across the call.
+#[tracing::instrument(skip_all)]
+pub async fn redeem(
+    store: &Store,
+    tenant: &TenantId,
+    digest: &OpaqueDigest,
+    now: Timestamp,
+) -> Result<Redemption, StoreError> {
+    let consumed = authorization_code::Entity::update_many()
+        .col_expr(
+            authorization_code::Column::ConsumedAt,
+            Expr::value(now.unix_millis()),
+        )
+        .filter(authorization_code::Column::TenantId.eq(tenant.as_str()))
+        .filter(authorization_code::Column::Digest.eq(digest.as_str()))
+        .filter(authorization_code::Column::ConsumedAt.is_null())
+        .filter(authorization_code::Column::ExpiresAt.gt(now.unix_millis()))
+        .exec(&store.write)
+        .await?;
+    // Read back on the writer, which has just seen the row, whichever way it went.
+    let Some(code) = find(&store.write, tenant, digest).await? else {
+        return Ok(Redemption::Unknown);
+    };
+    Ok(if consumed.rows_affected == 1 {
+        Redemption::Redeemed(code)
+    } else if code.consumed_at.is_some() {
+        Redemption::Replayed(code)
+    } else {
+        Redemption::Expired
+    })
+}
+
+async fn find(
+    db: &impl ConnectionTrait,
+    tenant: &TenantId,
+    digest: &OpaqueDigest,
+) -> Result<Option<AuthorizationCode>, StoreError> {
+    authorization_code::Entity::find()
+        .filter(authorization_code::Column::TenantId.eq(tenant.as_str()))
+        .filter(authorization_code::Column::Digest.eq(digest.as_str()))
+        .one(db)
+        .await?
+        .map(into_record)
+        .transpose()
+}
+
+fn into_record(row: authorization_code::Model) -> Result<AuthorizationCode, StoreError> {
+    let scope = ScopeSet::parse_delimited(&row.scope)
+        .map_err(|e| StoreError::corrupt("authorization code scope", e))?;
+    let code_challenge = row
+        .code_challenge
+        .as_deref()
+        .map(|c| CodeChallenge::parse(c, Some("S256")))
+        .transpose()
+        .map_err(|e| StoreError::corrupt("authorization code challenge", e))?;
+    Ok(AuthorizationCode {
+        digest: OpaqueDigest::from_stored(row.digest),
+        tenant_id: TenantId::new(row.tenant_id),
+        application_id: ApplicationId::new(row.application_id),
+        user_id: row.user_id,
+        session_id: row.session_id,
+        redirect_uri: row.redirect_uri,
+        scope,
+        nonce: row.nonce,
+        code_challenge,
+        auth_time: Timestamp::from_unix_millis(row.auth_time),
+        expires_at: Timestamp::from_unix_millis(row.expires_at),
+        consumed_at: row.consumed_at.map(Timestamp::from_unix_millis),
+        created_at: Timestamp::from_unix_millis(row.created_at),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use keyhaven_core::model::Tenant;
+    use keyhaven_core::opaque::OpaqueToken;
+    use keyhaven_core::password::PasswordHash;
+    use keyhaven_core::username::Username;
+    use keyhaven_core::{
+        ApplicationType, ClientId, DisplayName, EnvironmentSet, SecretKind, SecretToken, Slug,
+    };
+
+    use super::*;
+    use crate::applications::NewApplication;
+    use crate::sessions::NewSession;
+    use crate::tenants::NewTenant;
+    use crate::users::NewUser;
+    use crate::{Audit, applications, organizations, sessions, tenants, users};
+
+    const NOW: Timestamp = Timestamp::from_unix_millis(1_800_000_000_000);
+
+    struct Fixture {
+        store: Store,
+        tenant: Tenant,
+        other_tenant: Tenant,
+        app: ApplicationId,
+        user: String,
+        session: String,
+        _dir: tempfile::TempDir,
+    }
+
+    async fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let store = Store::connect(&url).await.expect("connect");
+        store.migrate().await.expect("migrate");
+        let token = SecretToken::from_entropy(SecretKind::ManagementToken, [1; 32]);
+        let org = match organizations::bootstrap(
+            &store,
+            &Slug::parse("default").expect("slug"),
+            "Default",
+            token.digest(),
+            NOW,
+        )
+        .await
+        .expect("bootstrap")
+        {
+            organizations::Bootstrap::Created { organization } => organization,
+            organizations::Bootstrap::AlreadyInitialised => unreachable!("fresh database"),
+        };
+        let audit = Audit {
+            organization_id: org.id,
+            actor: "test".into(),
+            action: "test",
+            now: NOW,
+        };
+        let tenant = |slug: &str| NewTenant {
+            id: tenants::new_id(),
+            slug: Slug::parse(slug).expect("slug"),
+            display_name: DisplayName::parse(slug).expect("name"),
+            environments: EnvironmentSet::all(),
+            lifetimes: Default::default(),
+            signing_keys: vec![],
+        };
+        let acme = tenants::create(&store, &audit, tenant("acme"), None)
+            .await
+            .expect("tenant")
+            .into_inner();
+        let globex = tenants::create(&store, &audit, tenant("globex"), None)
+            .await
+            .expect("tenant")
+            .into_inner();
+        let app = applications::create(
+            &store,
+            &audit,
+            &acme,
+            NewApplication {
+                client_id: ClientId::parse("web-app").expect("client id"),
+                display_name: DisplayName::parse("Web").expect("name"),
+                app_type: ApplicationType::Web,
+                grant_types: ApplicationType::Web.default_grant_types(),
+                scopes: ScopeSet::default(),
+                first_party: true,
+                allowed_origins: vec![],
+                allow_code_without_pkce: false,
+                environments: EnvironmentSet::all(),
+            },
+            None,
+            None,
+        )
+        .await
+        .expect("application")
+        .into_inner();
+        let user = users::create(
+            &store,
+            &audit,
+            &acme,
+            NewUser {
+                username: Username::parse("alice").expect("username"),
+                email: None,
+                given_name: String::new(),
+                family_name: String::new(),
+                password_hash: PasswordHash::from_stored("not used".into()),
+            },
+        )
+        .await
+        .expect("user");
+        let session = sessions::create(
+            &store,
+            &acme.id,
+            NewSession {
+                id: "sid-1".into(),
+                user_id: user.id.clone(),
+                secret: OpaqueToken::from_entropy([2; 32]).digest(),
+                auth_time: NOW,
+                amr: vec!["pwd".into()],
+                expires_at: NOW.saturating_add(Duration::from_secs(3600)),
+            },
+        )
+        .await
+        .expect("session");
+        Fixture {
+            store,
+            tenant: acme,
+            other_tenant: globex,
+            app: app.id,
+            user: user.id,
+            session: session.id,
+            _dir: dir,
+        }
+    }
+
+    fn code(f: &Fixture, token: &OpaqueToken) -> AuthorizationCode {
+        AuthorizationCode {
+            digest: token.digest(),
+            tenant_id: f.tenant.id.clone(),
+            application_id: f.app.clone(),
+            user_id: f.user.clone(),
+            session_id: f.session.clone(),
+            redirect_uri: "https://rp.example/cb".into(),
+            scope: ScopeSet::parse_delimited("openid").expect("scope"),
+            nonce: Some("n".into()),
+            code_challenge: Some(
+                CodeChallenge::parse("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", Some("S256"))
+                    .expect("challenge"),
+            ),
+            auth_time: NOW,
+            expires_at: NOW.saturating_add(Duration::from_secs(60)),
+            consumed_at: None,
+            created_at: NOW,
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_code_is_redeemed_once_then_reported_as_replayed_expired_or_unknown() {
+        let f = fixture().await;
+        let token = OpaqueToken::from_entropy([7; 32]);
+        let issued = code(&f, &token);
+        create(&f.store, &f.tenant.id, &issued)
+            .await
+            .expect("created");
+
+        let elsewhere = redeem(&f.store, &f.other_tenant.id, &token.digest(), NOW)
+            .await
+            .expect("redeem");
+        assert_eq!(
+            elsewhere,
+            Redemption::Unknown,
+            "another tenant's code is unknown"
+        );
+
+        let later = NOW.saturating_add(Duration::from_secs(1));
+        let racers: Vec<_> = (0..10)
+            .map(|_| {
+                let store = f.store.clone();
+                let tenant = f.tenant.id.clone();
+                let digest = token.digest();
+                tokio::spawn(async move {
+                    redeem(&store, &tenant, &digest, later)
+                        .await
+                        .expect("redeem")
+                })
+            })
+            .collect();
+        let mut outcomes = Vec::new();
+        for racer in racers {
+            outcomes.push(racer.await.expect("joined"));
+        }
+        let won: Vec<_> = outcomes
+            .iter()
+            .filter(|o| matches!(o, Redemption::Redeemed(_)))
+            .collect();
+        assert_eq!(won.len(), 1, "{outcomes:?}");
+        assert_eq!(
+            *won[0],
+            Redemption::Redeemed(AuthorizationCode {
+                consumed_at: Some(later),
+                ..issued.clone()
+            })
+        );
+        assert!(
+            outcomes
+                .iter()
+                .filter(|o| !matches!(o, Redemption::Redeemed(_)))
+                .all(|o| matches!(o, Redemption::Replayed(_)))
+        );
+
+        let stale = OpaqueToken::from_entropy([8; 32]);
+        create(&f.store, &f.tenant.id, &code(&f, &stale))
+            .await
+            .expect("created");
+        let at_expiry = NOW.saturating_add(Duration::from_secs(60));
+        assert_eq!(
+            redeem(&f.store, &f.tenant.id, &stale.digest(), at_expiry)
+                .await
+                .expect("redeem"),
+            Redemption::Expired
+        );
+        let unknown = OpaqueToken::from_entropy([9; 32]).digest();
+        assert_eq!(
+            redeem(&f.store, &f.tenant.id, &unknown, NOW)
+                .await
+                .expect("redeem"),
+            Redemption::Unknown
+        );
+    }
+}
