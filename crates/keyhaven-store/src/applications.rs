@@ -109,7 +109,7 @@ async fn find(
 }
 
 /// Reads the row for update: concurrent writers of one application queue on the row
-/// lock (PostgreSQL; SQLite has one writer anyway) instead of exhausting retries.
+/// lock (PostgreSQL; SQLite has one writer anyway), each reading what the last one wrote.
 async fn find_locked(
     db: &impl ConnectionTrait,
     tenant: &TenantId,
@@ -147,8 +147,6 @@ pub async fn list(
     Ok(Page::from_rows(apps, page, |a| a.client_id.to_string()))
 }
 
-const UPDATE_ATTEMPTS: usize = 5;
-
 /// Applies `change` to the current application (see `tenants::update` for the
 /// concurrency rules). `change` may refuse the result, for rules that depend on the
 /// application's other fields.
@@ -158,44 +156,42 @@ pub async fn update<E>(
     tenant: &Tenant,
     client_id: &ClientId,
     expected_version: Option<i64>,
-    change: impl Fn(&mut Application) -> Result<(), E>,
+    change: impl FnOnce(&mut Application) -> Result<(), E>,
 ) -> Result<Result<Application, E>, StoreError> {
-    for _ in 0..UPDATE_ATTEMPTS {
-        let txn = store.write.begin().await?;
-        let current = find_locked(&txn, &tenant.id, client_id)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        if expected_version.is_some_and(|v| v != current.version) {
-            return Err(StoreError::Conflict);
-        }
-        let mut next = current.clone();
-        if let Err(refused) = change(&mut next) {
-            return Ok(Err(refused));
-        }
-        next.version = current.version + 1;
-        next.updated_at = audit.now;
-        let written = application::Entity::update_many()
-            .set(to_row(&next))
-            .filter(application::Column::Id.eq(current.id.as_str()))
-            .filter(application::Column::Version.eq(current.version))
-            .exec(&txn)
-            .await?;
-        if written.rows_affected == 0 {
-            continue;
-        }
-        let target = resource_name(tenant, client_id);
-        audit::record(
-            &txn,
-            audit,
-            Some((&tenant.id, &tenant.slug)),
-            &target,
-            &AuditOutcome::Ok,
-        )
-        .await?;
-        txn.commit().await?;
-        return Ok(Ok(next));
+    let txn = store.write.begin().await?;
+    let current = find_locked(&txn, &tenant.id, client_id)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    if expected_version.is_some_and(|v| v != current.version) {
+        return Err(StoreError::Conflict);
     }
-    Err(StoreError::Conflict)
+    let mut next = current.clone();
+    if let Err(refused) = change(&mut next) {
+        return Ok(Err(refused));
+    }
+    next.version = current.version + 1;
+    next.updated_at = audit.now;
+    let written = application::Entity::update_many()
+        .set(to_row(&next))
+        .filter(application::Column::Id.eq(current.id.as_str()))
+        .filter(application::Column::Version.eq(current.version))
+        .exec(&txn)
+        .await?;
+    if written.rows_affected == 0 {
+        // Unreachable while the row lock is held; kept as a guard, not a retry.
+        return Err(StoreError::Conflict);
+    }
+    let target = resource_name(tenant, client_id);
+    audit::record(
+        &txn,
+        audit,
+        Some((&tenant.id, &tenant.slug)),
+        &target,
+        &AuditOutcome::Ok,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Ok(next))
 }
 
 /// Deletes the application with its secrets and redirect URIs (cascading keys).

@@ -152,62 +152,58 @@ pub async fn list(
     Ok(Page::from_rows(tenants, page, |t| t.slug.to_string()))
 }
 
-/// How many times an update re-reads and retries when a concurrent writer got in first.
-const UPDATE_ATTEMPTS: usize = 5;
-
-/// Applies `change` to the current tenant and writes it if nobody wrote in between.
-/// With `expected_version` (the caller's etag), a changed tenant is a conflict; without,
-/// the change is re-applied on the fresh row, so concurrent partial updates both land.
+/// Applies `change` to the current tenant under a row lock: concurrent updaters queue,
+/// and each applies its change to what the previous one wrote, so concurrent partial
+/// updates both land. With `expected_version` (the caller's etag), a tenant changed
+/// since the caller read it is a conflict.
 pub async fn update(
     store: &Store,
     audit: &Audit,
     organization: &OrganizationId,
     slug: &Slug,
     expected_version: Option<i64>,
-    change: impl Fn(&mut Tenant),
+    change: impl FnOnce(&mut Tenant),
 ) -> Result<Tenant, StoreError> {
-    for _ in 0..UPDATE_ATTEMPTS {
-        let txn = store.write.begin().await?;
-        // FOR UPDATE on PostgreSQL: concurrent updaters queue here and each reads the
-        // version the previous one wrote (SQLite ignores it; its one writer serializes).
-        let current = tenant::Entity::find()
-            .filter(tenant::Column::OrganizationId.eq(organization.as_str()))
-            .filter(tenant::Column::Slug.eq(slug.as_str()))
-            .lock_exclusive()
-            .one(&txn)
-            .await?
-            .map(into_record)
-            .transpose()?
-            .ok_or(StoreError::NotFound)?;
-        if expected_version.is_some_and(|v| v != current.version) {
-            return Err(StoreError::Conflict);
-        }
-        let mut next = current.clone();
-        change(&mut next);
-        next.version = current.version + 1;
-        next.updated_at = audit.now;
-        let written = tenant::Entity::update_many()
-            .set(to_row(&next))
-            .filter(tenant::Column::Id.eq(current.id.as_str()))
-            .filter(tenant::Column::Version.eq(current.version))
-            .exec(&txn)
-            .await?;
-        if written.rows_affected == 0 {
-            continue;
-        }
-        let target = format!("tenants/{}", next.slug);
-        audit::record(
-            &txn,
-            audit,
-            Some((&next.id, &next.slug)),
-            &target,
-            &AuditOutcome::Ok,
-        )
-        .await?;
-        txn.commit().await?;
-        return Ok(next);
+    let txn = store.write.begin().await?;
+    // FOR UPDATE on PostgreSQL: concurrent updaters queue here and each reads the
+    // version the previous one wrote (SQLite ignores it; its one writer serializes).
+    let current = tenant::Entity::find()
+        .filter(tenant::Column::OrganizationId.eq(organization.as_str()))
+        .filter(tenant::Column::Slug.eq(slug.as_str()))
+        .lock_exclusive()
+        .one(&txn)
+        .await?
+        .map(into_record)
+        .transpose()?
+        .ok_or(StoreError::NotFound)?;
+    if expected_version.is_some_and(|v| v != current.version) {
+        return Err(StoreError::Conflict);
     }
-    Err(StoreError::Conflict)
+    let mut next = current.clone();
+    change(&mut next);
+    next.version = current.version + 1;
+    next.updated_at = audit.now;
+    let written = tenant::Entity::update_many()
+        .set(to_row(&next))
+        .filter(tenant::Column::Id.eq(current.id.as_str()))
+        .filter(tenant::Column::Version.eq(current.version))
+        .exec(&txn)
+        .await?;
+    if written.rows_affected == 0 {
+        // Unreachable while the row lock is held; kept as a guard, not a retry.
+        return Err(StoreError::Conflict);
+    }
+    let target = format!("tenants/{}", next.slug);
+    audit::record(
+        &txn,
+        audit,
+        Some((&next.id, &next.slug)),
+        &target,
+        &AuditOutcome::Ok,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(next)
 }
 
 /// Deletes the tenant; foreign keys cascade to its applications, secrets, redirect URIs
