@@ -10,10 +10,12 @@ async fn a_shutdown_lets_calls_in_flight_finish_and_loses_none_of_them(backend: 
     let app = TestApp::spawn(backend).await;
     app.create_tenant("acme").await;
     let mut calls = Vec::new();
+    let (first_answer, mut answered) = tokio::sync::mpsc::channel::<()>(64);
     for i in 0..40 {
         let mut client = app.applications(app.root());
+        let first_answer = first_answer.clone();
         calls.push(tokio::spawn(async move {
-            client
+            let result = client
                 .create_application(pb::CreateApplicationRequest {
                     parent: "tenants/acme".into(),
                     application: Some(pb::Application {
@@ -23,10 +25,14 @@ async fn a_shutdown_lets_calls_in_flight_finish_and_loses_none_of_them(backend: 
                     }),
                     ..Default::default()
                 })
-                .await
+                .await;
+            let _ = first_answer.try_send(());
+            result
         }));
     }
-    tokio::task::yield_now().await;
+    // Stop while the server is busy with the calls: once the first is answered, the
+    // others are in flight or queued behind it.
+    let _ = answered.recv().await;
     let token = app.root_token.clone();
     let (database, clock) = app.stop_keeping_data().await;
 
