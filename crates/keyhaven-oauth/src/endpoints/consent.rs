@@ -19,7 +19,6 @@ use crate::browser::Browser;
 use crate::endpoints::login;
 use crate::error::PageError;
 use crate::flow;
-use crate::form::Params;
 use crate::pages::{self, ConsentPage, ScopeLine};
 use crate::state::OAuthState;
 use crate::tenant;
@@ -85,15 +84,8 @@ pub async fn submit(
         client = tracing::field::Empty
     );
     async move {
-        let tenant = tenant::resolve(&state, &slug).await?;
-        if !pages::same_origin(&headers, &state.public_url) {
-            return Err(PageError::Forbidden("Consent forms are only accepted from this site.".into()));
-        }
-        let form = Params::parse(&headers, &body).map_err(|e| PageError::BadRequest(e.description))?;
-        let browser = Browser::new(&state, &tenant, jar);
-        let id = form.get("request").ok_or_else(no_request)?;
-        let (pending, app, binding) = login::load(&state, &tenant, &browser, id).await?;
-        tracing::Span::current().record("client", app.client_id.as_str());
+        let login::Submitted { tenant, form, browser, pending, app, binding } =
+            login::accept(&state, &slug, &headers, jar, &body, "Consent forms are only accepted from this site.").await?;
         if !opaque::form_token_matches(&binding, PURPOSE, &pending.id, form.get("csrf").unwrap_or_default()) {
             return Err(PageError::Forbidden(
                 "This form has expired or was not sent from this page. Return to the application and start again.".into(),

@@ -77,18 +77,22 @@ pub async fn submit(
         client = tracing::field::Empty
     );
     async move {
-        let tenant = tenant::resolve(&state, &slug).await?;
-        if !pages::same_origin(&headers, &state.public_url) {
-            return Err(PageError::Forbidden(
-                "Sign-in forms are only accepted from this site.".into(),
-            ));
-        }
-        let form =
-            Params::parse(&headers, &body).map_err(|e| PageError::BadRequest(e.description))?;
-        let mut browser = Browser::new(&state, &tenant, jar);
-        let id = form.get("request").ok_or_else(no_request)?;
-        let (pending, app, binding) = load(&state, &tenant, &browser, id).await?;
-        tracing::Span::current().record("client", app.client_id.as_str());
+        let Submitted {
+            tenant,
+            form,
+            mut browser,
+            pending,
+            app,
+            binding,
+        } = accept(
+            &state,
+            &slug,
+            &headers,
+            jar,
+            &body,
+            "Sign-in forms are only accepted from this site.",
+        )
+        .await?;
         let typed = form.get("username").unwrap_or_default();
         if !opaque::form_token_matches(
             &binding,
@@ -151,6 +155,45 @@ pub async fn submit(
 
 /// The pending request `id`, if it is still pending and was started by this browser; its
 /// application; and the browser's binding value the form token derives from.
+/// A form posted from one of our pages, with the pending authorization it belongs to.
+pub struct Submitted {
+    pub tenant: Tenant,
+    pub form: Params,
+    pub browser: Browser,
+    pub pending: PendingAuthorization,
+    pub app: Application,
+    pub binding: String,
+}
+
+/// What every form post of the sign-in flow checks first: the tenant, that the post
+/// comes from this site (`cross_site` otherwise), the body, and the pending request.
+pub async fn accept(
+    state: &OAuthState,
+    slug: &str,
+    headers: &HeaderMap,
+    jar: CookieJar,
+    body: &[u8],
+    cross_site: &str,
+) -> Result<Submitted, PageError> {
+    let tenant = tenant::resolve(state, slug).await?;
+    if !pages::same_origin(headers, &state.public_url) {
+        return Err(PageError::Forbidden(cross_site.into()));
+    }
+    let form = Params::parse(headers, body).map_err(|e| PageError::BadRequest(e.description))?;
+    let browser = Browser::new(state, &tenant, jar);
+    let id = form.get("request").ok_or_else(no_request)?;
+    let (pending, app, binding) = load(state, &tenant, &browser, id).await?;
+    tracing::Span::current().record("client", app.client_id.as_str());
+    Ok(Submitted {
+        tenant,
+        form,
+        browser,
+        pending,
+        app,
+        binding,
+    })
+}
+
 pub async fn load(
     state: &OAuthState,
     tenant: &Tenant,
