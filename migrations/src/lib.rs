@@ -9,6 +9,9 @@ mod m20261123_000001_control_plane;
 mod m20261123_000002_users;
 mod m20261123_000003_signing_keys;
 mod m20261123_000005_sessions_and_codes;
+mod m20261123_000006_refresh_tokens_and_revocations;
+mod m20261123_000007_sign_in_throttle;
+mod m20261123_000008_application_id_token_alg;
 
 pub struct Migrator;
 
@@ -19,6 +22,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_users::Migration),
             Box::new(m20261123_000003_signing_keys::Migration),
             Box::new(m20261123_000005_sessions_and_codes::Migration),
+            Box::new(m20261123_000006_refresh_tokens_and_revocations::Migration),
+            Box::new(m20261123_000007_sign_in_throttle::Migration),
+            Box::new(m20261123_000008_application_id_token_alg::Migration),
         ]
     }
 }

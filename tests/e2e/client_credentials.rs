@@ -129,7 +129,14 @@ async fn discovery_describes_the_tenant_issuer_and_its_endpoints(backend: Backen
     assert_eq!(response.status(), StatusCode::OK);
     let doc: Value = response.json().await.expect("json");
     assert_eq!(doc["issuer"], iss.as_str());
-    for endpoint in ["token_endpoint", "jwks_uri", "introspection_endpoint"] {
+    for endpoint in [
+        "authorization_endpoint",
+        "token_endpoint",
+        "userinfo_endpoint",
+        "jwks_uri",
+        "introspection_endpoint",
+        "revocation_endpoint",
+    ] {
         assert!(
             doc[endpoint].as_str().is_some_and(|e| e.starts_with(&iss)),
             "{endpoint}: {doc}"
@@ -146,6 +153,26 @@ async fn discovery_describes_the_tenant_issuer_and_its_endpoints(backend: Backen
         doc["code_challenge_methods_supported"],
         serde_json::json!(["S256"])
     );
+    // Stated explicitly: a client reads a missing field as the spec's default.
+    assert_eq!(
+        doc["grant_types_supported"],
+        serde_json::json!(["authorization_code", "refresh_token", "client_credentials"])
+    );
+    assert_eq!(doc["response_types_supported"], serde_json::json!(["code"]));
+    assert_eq!(
+        doc["response_modes_supported"],
+        serde_json::json!(["query"])
+    );
+    for listed in [
+        "scopes_supported",
+        "claims_supported",
+        "subject_types_supported",
+    ] {
+        assert!(
+            doc[listed].as_array().is_some_and(|l| !l.is_empty()),
+            "{listed}: {doc}"
+        );
+    }
     assert_eq!(doc["request_uri_parameter_supported"], false);
     assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
 

@@ -19,12 +19,12 @@ use openidconnect::{
     OAuth2TokenResponse, PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
 };
 use reqwest::StatusCode;
-use serde_json::Value;
 
 use crate::oidc_support::{
-    Browser, ClientOptions, WEB, acme, assert_invalid_grant, authorize_url, client, code_for,
-    exchange, http, issuer, param, redirect_params, token,
+    Browser, ClientOptions, WEB, acme, assert_invalid_grant, authorize_url, claims_of, client,
+    code_for, exchange, http, issuer, param, redirect_params, token,
 };
+use crate::refresh_tokens::{refresh, userinfo_status};
 
 on_both_backends!(
     a_relying_party_signs_a_user_in_with_pkce_and_verifies_the_id_token_and_userinfo,
@@ -184,17 +184,6 @@ async fn a_relying_party_signs_a_user_in_with_pkce_and_verifies_the_id_token_and
     app.stop().await;
 }
 
-fn claims_of(jwt: &str) -> Value {
-    use base64::Engine;
-    let payload = jwt.split('.').nth(1).expect("payload");
-    serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(payload)
-            .expect("base64url"),
-    )
-    .expect("json")
-}
-
 async fn a_public_client_signs_in_on_any_loopback_port_with_pkce_and_no_secret(backend: Backend) {
     let (app, _) = acme(backend).await;
     let mut native = client(
@@ -327,6 +316,16 @@ async fn a_reused_authorization_code_is_invalid_grant_and_concurrent_redemptions
     for result in results.iter().filter(|(s, _)| *s != StatusCode::OK) {
         assert_invalid_grant(result);
     }
+    // However the replays interleaved with the winner, nothing it got still works.
+    let (_, won) = results
+        .iter()
+        .find(|(s, _)| *s == StatusCode::OK)
+        .expect("one winner");
+    assert_eq!(
+        userinfo_status(&app, &won["access_token"]).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_invalid_grant(&refresh(&app, &web, &won["refresh_token"]).await);
     Arc::into_inner(app).expect("sole owner").stop().await;
 }
 

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use keyhaven_core::jose::SigningAlgorithm;
+use keyhaven_core::model::Application;
 use keyhaven_core::{
     ApplicationType, Environment, EnvironmentSet, Invalid, RedirectPurpose, Timestamp,
 };
@@ -148,6 +150,17 @@ pub fn application_type(raw: i32) -> Result<ApplicationType, String> {
         Ok(pb::ApplicationType::Unspecified) => Err(format!("is required: {expected}")),
         Err(_) => Err(format!("unknown value {raw}; expected {expected}")),
     }
+}
+
+/// An application's `id_token_signed_response_alg` by its exact JWS name; empty takes
+/// the default, RS256.
+pub fn id_token_algorithm(raw: &str) -> Result<SigningAlgorithm, String> {
+    if raw.is_empty() {
+        return Ok(Application::DEFAULT_ID_TOKEN_ALG);
+    }
+    SigningAlgorithm::parse(raw).ok_or_else(|| {
+        format!("unknown value {raw:?}; expected RS256 (the default), ES256 or EdDSA")
+    })
 }
 
 pub fn purpose_to_proto(p: RedirectPurpose) -> pb::RedirectUriPurpose {

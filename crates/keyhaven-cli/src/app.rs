@@ -108,6 +108,9 @@ impl From<AppType> for ApplicationType {
     }
 }
 
+/// The `id_token_signed_response_alg` values the server accepts.
+const ID_TOKEN_ALGS: [&str; 3] = ["RS256", "ES256", "EdDSA"];
+
 #[derive(Args, Debug)]
 pub struct CreateArgs {
     /// The tenant: its slug (acme) or resource name (tenants/acme)
@@ -136,6 +139,10 @@ pub struct CreateArgs {
     /// (for older relying parties); public applications always need PKCE
     #[arg(long)]
     pub allow_code_without_pkce: bool,
+    /// What its ID tokens are signed with (default RS256, which every relying party
+    /// supports)
+    #[arg(long, value_name = "ALG", value_parser = ID_TOKEN_ALGS)]
+    pub id_token_signed_response_alg: Option<String>,
     /// Any id of your choosing: retrying a create with the same id returns the
     /// application created the first time (without its secret)
     #[arg(long, value_name = "ID")]
@@ -166,6 +173,9 @@ pub struct UpdateArgs {
     /// PKCE
     #[arg(long, value_name = "true|false")]
     pub allow_code_without_pkce: Option<bool>,
+    /// What its ID tokens are signed with
+    #[arg(long, value_name = "ALG", value_parser = ID_TOKEN_ALGS)]
+    pub id_token_signed_response_alg: Option<String>,
     /// Switch an environment off for this application; repeat for more. Replaces the
     /// current list: environments not named are switched back on
     #[arg(long = "disable-env", value_name = "ENV")]
@@ -303,6 +313,7 @@ fn create_request(args: CreateArgs) -> CreateApplicationRequest {
             first_party: args.first_party,
             allowed_origins: args.allowed_origins,
             allow_code_without_pkce: args.allow_code_without_pkce,
+            id_token_signed_response_alg: args.id_token_signed_response_alg.unwrap_or_default(),
             ..Application::default()
         }),
         request_id: args.request_id.unwrap_or_default(),
@@ -358,6 +369,10 @@ fn update_request(args: UpdateArgs) -> Result<UpdateApplicationRequest, CliError
             paths.push(path);
         }
     }
+    if let Some(alg) = args.id_token_signed_response_alg {
+        application.id_token_signed_response_alg = alg;
+        paths.push("id_token_signed_response_alg");
+    }
     if args.enable_all_envs || !args.disable_env.is_empty() {
         application.disabled_environments = environment::to_proto(&args.disable_env);
         paths.push("disabled_environments");
@@ -365,8 +380,8 @@ fn update_request(args: UpdateArgs) -> Result<UpdateApplicationRequest, CliError
     if paths.is_empty() {
         return Err(CliError::Usage(
             "nothing to update: give at least one of --display-name, --grant-type, --scope, \
-             --first-party, --allowed-origin, --allow-code-without-pkce, --disable-env, \
-             --enable-all-envs"
+             --first-party, --allowed-origin, --allow-code-without-pkce, \
+             --id-token-signed-response-alg, --disable-env, --enable-all-envs"
                 .to_owned(),
         ));
     }
@@ -413,6 +428,10 @@ pub(crate) fn record(application: &Application) -> Record {
         .field(
             "disabled_environments",
             environment::labels(&application.disabled_environments),
+        )
+        .detail(
+            "id_token_signed_response_alg",
+            application.id_token_signed_response_alg.as_str(),
         )
         .detail("etag", application.etag.as_str())
         .field("create_time", Value::time(application.create_time.as_ref()))
@@ -466,6 +485,23 @@ mod tests {
                 "false",
             ]),
             Ok(vec!["scopes".to_owned(), "first_party".to_owned()])
+        );
+        assert_eq!(
+            update_mask(&[
+                "tenants/acme/applications/c1",
+                "--id-token-signed-response-alg",
+                "EdDSA",
+            ]),
+            Ok(vec!["id_token_signed_response_alg".to_owned()])
+        );
+        assert!(
+            update_mask(&[
+                "tenants/acme/applications/c1",
+                "--id-token-signed-response-alg",
+                "HS256",
+            ])
+            .is_err(),
+            "only the algorithms the server signs with"
         );
     }
 

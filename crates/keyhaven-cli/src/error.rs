@@ -40,6 +40,14 @@ pub enum CliError {
     /// The arguments are well-formed but do not make a request (checked before sending).
     #[error("{0}")]
     Usage(String),
+    /// No user of the tenant has the username given in place of a user's resource name.
+    #[error("no user with username {username:?} in {tenant}")]
+    UnknownUsername {
+        /// The tenant searched, as `tenants/<slug>`.
+        tenant: String,
+        /// The username as given.
+        username: String,
+    },
     /// Writing to stdout failed, for example because the pipe was closed.
     #[error("could not write the output: {0}")]
     Output(#[from] std::io::Error),

@@ -6,8 +6,10 @@
 //!
 //! Invariants: the control plane is reached only through the generated clients of
 //! `keyhaven-proto`, over one channel that adds the management token to every request; the
-//! token is never printed; gRPC codes are read only in `error.rs`; every resource type has
-//! one function turning it into the record that both tables and JSON are printed from.
+//! token is never printed; a user's password is read only from stdin, never from the
+//! arguments, which other users of the machine can see; gRPC codes are read only in
+//! `error.rs`; every resource type has one function turning it into the record that both
+//! tables and JSON are printed from.
 
 mod app;
 mod audit;
@@ -21,6 +23,7 @@ mod paging;
 mod redirect_uri;
 mod tenant;
 mod token;
+mod user;
 
 pub use connection::Connection;
 pub use error::CliError;
@@ -34,6 +37,9 @@ pub enum AdminCommand {
     /// Tenants: each has its own issuer, users, applications and keys
     #[command(subcommand)]
     Tenant(tenant::TenantCommand),
+    /// Users: the people who sign in to a tenant
+    #[command(subcommand)]
+    User(user::UserCommand),
     /// Applications: the OAuth clients of a tenant
     #[command(subcommand)]
     App(app::AppCommand),
@@ -55,6 +61,7 @@ pub async fn run(connection: &Connection, command: AdminCommand) -> Result<(), C
     match command {
         AdminCommand::Org(command) => org::run(connection, command).await,
         AdminCommand::Tenant(command) => tenant::run(connection, command).await,
+        AdminCommand::User(command) => user::run(connection, command).await,
         AdminCommand::App(command) => app::run(connection, command).await,
         AdminCommand::RedirectUri(command) => redirect_uri::run(connection, command).await,
         AdminCommand::Token(command) => token::run(connection, command).await,
@@ -103,6 +110,39 @@ mod tests {
         ] {
             assert!(help.contains(expected), "{expected} missing from:\n{help}");
         }
+    }
+
+    #[test]
+    fn user_create_help_says_the_password_comes_from_stdin() {
+        let help = help(&["user", "create", "--help"]);
+        for expected in [
+            "--tenant",
+            "--username",
+            "--email",
+            "--given-name",
+            "--family-name",
+            "--password-stdin",
+            "never taken as an argument",
+        ] {
+            assert!(help.contains(expected), "{expected} missing from:\n{help}");
+        }
+        assert!(!help.contains("--password "), "{help}");
+    }
+
+    #[test]
+    fn every_user_verb_takes_a_username_and_its_tenant() {
+        for verb in ["get", "disable", "enable", "delete"] {
+            let cli = Cli::try_parse_from(["keyhaven", "user", verb, "alice", "--tenant", "acme"]);
+            assert!(cli.is_ok(), "user {verb}");
+        }
+        let cli = Cli::try_parse_from([
+            "keyhaven",
+            "user",
+            "set-password",
+            "tenants/acme/users/u1",
+            "--password-stdin",
+        ]);
+        assert!(cli.is_ok());
     }
 
     #[test]

@@ -89,6 +89,20 @@ impl ScopeSet {
         self.0.is_empty()
     }
 
+    /// RFC 6749 §3.3 and §6: the scopes of a `scope` parameter, each within `self`
+    /// (what the client may have, or what the original grant had); without a parameter,
+    /// all of `self`.
+    pub fn narrowed(&self, requested: Option<&str>) -> Result<ScopeSet, NarrowError> {
+        let Some(requested) = requested else {
+            return Ok(self.clone());
+        };
+        let requested = ScopeSet::parse_delimited(requested).map_err(NarrowError::Malformed)?;
+        if let Some(extra) = requested.iter().find(|s| !self.contains(s.as_str())) {
+            return Err(NarrowError::NotAllowed(extra.clone()));
+        }
+        Ok(requested)
+    }
+
     pub fn to_delimited(&self) -> String {
         self.0
             .iter()
@@ -98,9 +112,35 @@ impl ScopeSet {
     }
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NarrowError {
+    #[error(transparent)]
+    Malformed(ScopeError),
+    #[error("scope {0} is not allowed here")]
+    NotAllowed(Scope),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_requested_scope_narrows_within_what_is_allowed() {
+        let allowed = ScopeSet::parse_list(&["openid", "profile"]).expect("valid");
+        assert_eq!(allowed.narrowed(None), Ok(allowed.clone()));
+        assert_eq!(
+            allowed.narrowed(Some("openid")).map(|s| s.to_delimited()),
+            Ok("openid".to_owned())
+        );
+        assert!(matches!(
+            allowed.narrowed(Some("openid email")),
+            Err(NarrowError::NotAllowed(s)) if s.as_str() == "email"
+        ));
+        assert!(matches!(
+            allowed.narrowed(Some("a\"b")),
+            Err(NarrowError::Malformed(_))
+        ));
+    }
 
     #[test]
     fn scope_tokens_follow_rfc_6749() {

@@ -167,6 +167,7 @@ pub async fn issue_code(
         auth_time: session.auth_time,
         expires_at: now.saturating_add(authorize::CODE_LIFETIME),
         consumed_at: None,
+        issued_jti: None,
         created_at: now,
     };
     authorization_codes::create(&state.store, &tenant.id, &record).await?;

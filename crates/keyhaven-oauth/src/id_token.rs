@@ -1,17 +1,16 @@
-//! ID tokens (OIDC Core §2, §3.1.3.6): signed RS256, the algorithm every relying party
-//! supports and OIDC Discovery requires, with `typ: JWT`.
+//! ID tokens (OIDC Core §2, §3.1.3.6) with `typ: JWT`, signed with the application's
+//! `id_token_signed_response_alg`: RS256 unless it chose ES256 or EdDSA.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use keyhaven_core::jose::SigningAlgorithm;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+use sha2::{Digest, Sha256, Sha512};
 
 use crate::error::OAuthError;
 use crate::keys::TenantKeys;
 
 pub const TYP: &str = "JWT";
-pub const ALGORITHM: SigningAlgorithm = SigningAlgorithm::Rs256;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
@@ -28,17 +27,31 @@ pub struct Claims {
     pub at_hash: String,
 }
 
-pub fn sign(keys: &TenantKeys, claims: &Claims) -> Result<String, OAuthError> {
-    keys.signer(ALGORITHM)?
+/// Signs with the tenant's active key of `algorithm`, the application's
+/// `id_token_signed_response_alg`; `claims.at_hash` must be [`at_hash`] of that algorithm.
+pub fn sign(
+    keys: &TenantKeys,
+    algorithm: SigningAlgorithm,
+    claims: &Claims,
+) -> Result<String, OAuthError> {
+    keys.signer(algorithm)?
         .sign(TYP, claims)
         .map_err(OAuthError::server)
 }
 
-/// OIDC Core §3.1.3.6: the base64url of the left half of the SHA-256 of the access token
-/// (SHA-256 being the hash of RS256).
-pub fn at_hash(access_token: &str) -> String {
-    let digest = Sha256::digest(access_token.as_bytes());
-    URL_SAFE_NO_PAD.encode(&digest[..16])
+/// OIDC Core §3.1.3.6: the base64url of the left half of the hash of the access token,
+/// with the hash the ID token's `alg` uses: SHA-256 for RS256 and ES256, SHA-512 for
+/// EdDSA on Ed25519 (the hash inside Ed25519, RFC 8032 §5.1). Core names no hash for
+/// EdDSA; SHA-512 is the OpenID Connect working group's consensus (openid/connect issue
+/// 1125) and what relying parties check, the `openidconnect` crate among them.
+pub fn at_hash(algorithm: SigningAlgorithm, access_token: &str) -> String {
+    let left_half = |digest: &[u8]| URL_SAFE_NO_PAD.encode(&digest[..digest.len() / 2]);
+    match algorithm {
+        SigningAlgorithm::Rs256 | SigningAlgorithm::Es256 => {
+            left_half(&Sha256::digest(access_token.as_bytes()))
+        }
+        SigningAlgorithm::EdDsa => left_half(&Sha512::digest(access_token.as_bytes())),
+    }
 }
 
 #[cfg(test)]
@@ -46,12 +59,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn at_hash_matches_the_openid_connect_core_example() {
-        // OIDC Core 1.0, Appendix A.4 (code id_token token, RS256).
-        assert_eq!(
-            at_hash("jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"),
-            "77QmUPtjPfzWtF2AnpK9RQ"
-        );
+    fn at_hash_is_the_left_half_of_the_hash_of_the_id_tokens_algorithm() {
+        // The access token of OIDC Core 1.0, Appendix A.4 (code id_token token, RS256),
+        // whose at_hash is given there; EdDSA's is the left half of its SHA-512
+        // (Python's hashlib).
+        let token = "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y";
+        let cases = [
+            (SigningAlgorithm::Rs256, "77QmUPtjPfzWtF2AnpK9RQ"),
+            (SigningAlgorithm::Es256, "77QmUPtjPfzWtF2AnpK9RQ"),
+            (
+                SigningAlgorithm::EdDsa,
+                "q7nS86GgvvFaZkzALLWqJYaJIKw2wCDAVfCAsm5CrBM",
+            ),
+        ];
+        for (alg, expected) in cases {
+            assert_eq!(at_hash(alg, token), expected, "{alg}");
+        }
     }
 
     #[test]

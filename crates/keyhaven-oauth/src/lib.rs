@@ -1,14 +1,16 @@
 //! Keyhaven's public runtime: the tenant-routed OAuth 2.0 / OpenID Connect endpoints.
 //! The issuer of tenant `acme` is `<public URL>/t/acme`.
 //!
-//! Invariants: HTTP status codes are chosen only in `error.rs`; every endpoint resolves
-//! its tenant first and looks up clients, keys and tokens within it only; no token,
-//! secret, password or code is ever logged.
+//! Invariants: HTTP status codes are chosen only in `error.rs` (save the 204 of a CORS
+//! preflight, in `cors.rs`); every endpoint resolves its tenant first and looks up
+//! clients, keys and tokens within it only; no token, secret, password or code is ever
+//! logged.
 
 pub mod access_token;
 mod authorization_response;
 mod browser;
 mod client_auth;
+mod cors;
 mod endpoints;
 pub mod error;
 mod flow;
@@ -21,6 +23,7 @@ pub mod state;
 mod tenant;
 
 use axum::Router;
+use axum::middleware;
 use axum::routing::{get, post};
 
 pub use state::OAuthState;
@@ -33,6 +36,7 @@ pub fn router(state: OAuthState) -> Router {
         )
         .route("/oauth2/jwks", get(endpoints::jwks::jwks))
         .route("/oauth2/token", post(endpoints::token::token))
+        .route("/oauth2/revoke", post(endpoints::revoke::revoke))
         .route(
             "/oauth2/introspect",
             post(endpoints::introspect::introspect),
@@ -53,5 +57,7 @@ pub fn router(state: OAuthState) -> Router {
             "/consent",
             get(endpoints::consent::show).post(endpoints::consent::submit),
         );
+    // Last, so that it wraps every route above (cors.rs picks the endpoints it covers).
+    let tenant = tenant.layer(middleware::from_fn_with_state(state.clone(), cors::cors));
     Router::new().nest("/t/{tenant}", tenant).with_state(state)
 }

@@ -1,6 +1,7 @@
 //! What every endpoint shares.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use keyhaven_core::model::Tenant;
 use keyhaven_core::{Clock, Entropy, Timestamp};
@@ -19,6 +20,9 @@ pub struct OAuthState {
     /// Verifies sign-in passwords on the bounded blocking pool (shared with the admin
     /// services, so the bound holds for the whole process).
     pub hasher: PasswordHasher,
+    /// How long after a rotation a retried refresh gets the same answer
+    /// (`keyhaven_core::refresh`).
+    pub refresh_retry_window: Duration,
 }
 
 impl OAuthState {

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use keyhaven_admin::{AdminState, AuthLayer, Entropy, OsEntropy};
 use keyhaven_core::{Clock, SystemClock};
@@ -138,6 +139,7 @@ pub async fn start(config: &Config, deps: Dependencies) -> Result<Running, Start
         public_url: public_url.clone(),
         keys: Arc::new(keyhaven_oauth::keys::KeyCache::new(state.kek.clone())),
         hasher: state.hasher.clone(),
+        refresh_retry_window: Duration::from_secs(config.refresh_retry_window_seconds),
     };
     let bootstrap =
         bootstrap::run(&state, &config.data_dir, config.bootstrap_token.as_deref()).await?;
@@ -174,8 +176,12 @@ pub async fn start(config: &Config, deps: Dependencies) -> Result<Running, Start
             TcpListenerStream::new(admin_listener),
             fired(signal.clone()),
         );
-    let http =
-        axum::serve(public_listener, public_router).with_graceful_shutdown(fired(signal.clone()));
+    // With the peer address, which the sign-in page throttles failures by.
+    let http = axum::serve(
+        public_listener,
+        public_router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(fired(signal.clone()));
 
     let health = control_plane.health;
     let task = tokio::spawn(async move {

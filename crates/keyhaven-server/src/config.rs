@@ -62,6 +62,12 @@ pub const SETTINGS: &[(&str, &str, &str, &str)] = &[
         "Listen address of the Prometheus metrics listener; served from the operations release on.",
     ),
     (
+        "refresh_retry_window_seconds",
+        "KEYHAVEN_REFRESH_RETRY_WINDOW_SECONDS",
+        "30",
+        "After a refresh token is rotated, a retry of the same refresh by the same client within this many seconds gets the same answer instead of revoking the grant (0 turns it off; at most 300).",
+    ),
+    (
         "drain_timeout_seconds",
         "KEYHAVEN_DRAIN_TIMEOUT_SECONDS",
         "30",
@@ -101,6 +107,7 @@ pub struct Config {
     pub key_encryption_key: Option<String>,
     pub log_format: LogFormat,
     pub metrics_addr: SocketAddr,
+    pub refresh_retry_window_seconds: u64,
     pub drain_timeout_seconds: u64,
 }
 
@@ -116,6 +123,7 @@ impl Default for Config {
             key_encryption_key: None,
             log_format: LogFormat::Text,
             metrics_addr: SocketAddr::from(([127, 0, 0, 1], 9090)),
+            refresh_retry_window_seconds: keyhaven_core::refresh::DEFAULT_RETRY_WINDOW.as_secs(),
             drain_timeout_seconds: 30,
         }
     }
@@ -175,6 +183,12 @@ impl Config {
                 token,
             )
             .map_err(|e| ConfigError(format!("bootstrap_token (KEYHAVEN_BOOTSTRAP_TOKEN) {e}")))?;
+        }
+        if self.refresh_retry_window_seconds > keyhaven_core::refresh::MAX_RETRY_WINDOW.as_secs() {
+            return Err(ConfigError(format!(
+                "refresh_retry_window_seconds (KEYHAVEN_REFRESH_RETRY_WINDOW_SECONDS) must be at most {}",
+                keyhaven_core::refresh::MAX_RETRY_WINDOW.as_secs()
+            )));
         }
         if let Some(key) = &self.key_encryption_key {
             keyhaven_core::kek::KeyEncryptionKey::parse_base64url(key).map_err(|e| {

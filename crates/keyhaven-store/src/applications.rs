@@ -1,5 +1,6 @@
 //! Applications of a tenant and their client secrets.
 
+use keyhaven_core::jose::SigningAlgorithm;
 use keyhaven_core::model::{Application, AuditOutcome, Tenant};
 use keyhaven_core::{
     AllowedOrigin, ApplicationId, ApplicationType, ClientId, DisplayName, EnvironmentSet,
@@ -27,6 +28,7 @@ pub struct NewApplication {
     pub allowed_origins: Vec<AllowedOrigin>,
     pub allow_code_without_pkce: bool,
     pub environments: EnvironmentSet,
+    pub id_token_signed_response_alg: SigningAlgorithm,
 }
 
 /// Creates the application and, for confidential types, its first secret.
@@ -59,6 +61,7 @@ pub async fn create(
         allowed_origins: new.allowed_origins,
         allow_code_without_pkce: new.allow_code_without_pkce,
         environments: new.environments,
+        id_token_signed_response_alg: new.id_token_signed_response_alg,
         version: 1,
         created_at: audit.now,
         updated_at: audit.now,
@@ -106,6 +109,35 @@ async fn find(
         .await?
         .map(into_record)
         .transpose()
+}
+
+/// The origins registered on the tenant's `spa` applications: the browser origins its
+/// CORS endpoints answer (design.md §6). An origin registered on two applications is
+/// listed twice.
+pub async fn spa_origins(
+    store: &Store,
+    tenant: &TenantId,
+) -> Result<Vec<AllowedOrigin>, StoreError> {
+    let rows: Vec<(String, String)> = application::Entity::find()
+        .select_only()
+        .column(application::Column::Id)
+        .column(application::Column::AllowedOrigins)
+        .filter(application::Column::TenantId.eq(tenant.as_str()))
+        .filter(application::Column::AppType.eq(ApplicationType::Spa.as_str()))
+        .filter(application::Column::AllowedOrigins.ne(""))
+        .into_tuple()
+        .all(&store.read)
+        .await?;
+    let mut origins = Vec::new();
+    for (id, stored) in rows {
+        for raw in stored.split(' ').filter(|s| !s.is_empty()) {
+            let origin = AllowedOrigin::parse(raw, ApplicationType::Spa).map_err(|e| {
+                StoreError::corrupt(&format!("application {id} allowed origins"), e)
+            })?;
+            origins.push(origin);
+        }
+    }
+    Ok(origins)
 }
 
 /// Reads the row for update: concurrent writers of one application queue on the row
@@ -350,6 +382,7 @@ fn to_row(a: &Application) -> application::ActiveModel {
         allowed_origins: Set(join(a.allowed_origins.iter().map(AllowedOrigin::as_str))),
         allow_code_without_pkce: Set(a.allow_code_without_pkce),
         disabled_environments: Set(a.environments.disabled_list()),
+        id_token_signed_response_alg: Set(a.id_token_signed_response_alg.as_str().to_owned()),
         version: Set(a.version),
         created_at: Set(a.created_at.unix_millis()),
         updated_at: Set(a.updated_at.unix_millis()),
@@ -379,6 +412,8 @@ pub(crate) fn into_record(row: application::Model) -> Result<Application, StoreE
         first_party: row.first_party,
         allow_code_without_pkce: row.allow_code_without_pkce,
         environments: EnvironmentSet::from_disabled_list(&row.disabled_environments),
+        id_token_signed_response_alg: SigningAlgorithm::parse(&row.id_token_signed_response_alg)
+            .ok_or_else(|| corrupt("ID token algorithm", &row.id_token_signed_response_alg))?,
         id: ApplicationId::new(row.id),
         tenant_id: TenantId::new(row.tenant_id),
         version: row.version,

@@ -29,6 +29,7 @@ pub async fn create(
         auth_time: Set(code.auth_time.unix_millis()),
         expires_at: Set(code.expires_at.unix_millis()),
         consumed_at: Set(None),
+        issued_jti: Set(None),
         created_at: Set(code.created_at.unix_millis()),
     }
     .insert(&store.write)
@@ -44,9 +45,8 @@ pub async fn create(
 pub enum Redemption {
     /// This call consumed the code: the caller may issue tokens for it.
     Redeemed(AuthorizationCode),
-    /// The code was consumed before: a replay (RFC 6749 §4.1.2). Revoking the tokens
-    /// issued from it needs the refresh-token and revocation records, which do not exist
-    /// yet; the caller answers `invalid_grant` and logs the replay.
+    /// The code was consumed before: a replay (RFC 6749 §4.1.2). The caller revokes
+    /// what the first redemption issued and answers `invalid_grant`.
     Replayed(AuthorizationCode),
     /// Never consumed, but past its lifetime.
     Expired,
@@ -57,17 +57,23 @@ pub enum Redemption {
 /// Consumes the code with a single conditional UPDATE (`consumed_at IS NULL` and not
 /// expired), so that of two concurrent redemptions exactly one sees its row change and
 /// wins, on either backend, without a transaction or a lock held across the call.
+/// `access_jti` is the `jti` the winner will issue, recorded so a replay can revoke it.
 #[tracing::instrument(skip_all)]
 pub async fn redeem(
     store: &Store,
     tenant: &TenantId,
     digest: &OpaqueDigest,
+    access_jti: &str,
     now: Timestamp,
 ) -> Result<Redemption, StoreError> {
     let consumed = authorization_code::Entity::update_many()
         .col_expr(
             authorization_code::Column::ConsumedAt,
             Expr::value(now.unix_millis()),
+        )
+        .col_expr(
+            authorization_code::Column::IssuedJti,
+            Expr::value(access_jti),
         )
         .filter(authorization_code::Column::TenantId.eq(tenant.as_str()))
         .filter(authorization_code::Column::Digest.eq(digest.as_str()))
@@ -124,6 +130,7 @@ fn into_record(row: authorization_code::Model) -> Result<AuthorizationCode, Stor
         auth_time: Timestamp::from_unix_millis(row.auth_time),
         expires_at: Timestamp::from_unix_millis(row.expires_at),
         consumed_at: row.consumed_at.map(Timestamp::from_unix_millis),
+        issued_jti: row.issued_jti,
         created_at: Timestamp::from_unix_millis(row.created_at),
     })
 }
@@ -214,6 +221,8 @@ mod tests {
                 allowed_origins: vec![],
                 allow_code_without_pkce: false,
                 environments: EnvironmentSet::all(),
+                id_token_signed_response_alg:
+                    keyhaven_core::model::Application::DEFAULT_ID_TOKEN_ALG,
             },
             None,
             None,
@@ -277,6 +286,7 @@ mod tests {
             auth_time: NOW,
             expires_at: NOW.saturating_add(Duration::from_secs(60)),
             consumed_at: None,
+            issued_jti: None,
             created_at: NOW,
         }
     }
@@ -290,7 +300,7 @@ mod tests {
             .await
             .expect("created");
 
-        let elsewhere = redeem(&f.store, &f.other_tenant.id, &token.digest(), NOW)
+        let elsewhere = redeem(&f.store, &f.other_tenant.id, &token.digest(), "jti-0", NOW)
             .await
             .expect("redeem");
         assert_eq!(
@@ -301,12 +311,12 @@ mod tests {
 
         let later = NOW.saturating_add(Duration::from_secs(1));
         let racers: Vec<_> = (0..10)
-            .map(|_| {
+            .map(|i| {
                 let store = f.store.clone();
                 let tenant = f.tenant.id.clone();
                 let digest = token.digest();
                 tokio::spawn(async move {
-                    redeem(&store, &tenant, &digest, later)
+                    redeem(&store, &tenant, &digest, &format!("jti-{i}"), later)
                         .await
                         .expect("redeem")
                 })
@@ -321,19 +331,33 @@ mod tests {
             .filter(|o| matches!(o, Redemption::Redeemed(_)))
             .collect();
         assert_eq!(won.len(), 1, "{outcomes:?}");
+        let Redemption::Redeemed(winner) = won[0] else {
+            unreachable!("filtered on Redeemed")
+        };
+        let winner_jti = winner
+            .issued_jti
+            .clone()
+            .expect("the winner's jti is recorded");
         assert_eq!(
-            *won[0],
-            Redemption::Redeemed(AuthorizationCode {
+            *winner,
+            AuthorizationCode {
                 consumed_at: Some(later),
+                issued_jti: Some(winner_jti.clone()),
                 ..issued.clone()
-            })
+            }
         );
-        assert!(
-            outcomes
-                .iter()
-                .filter(|o| !matches!(o, Redemption::Redeemed(_)))
-                .all(|o| matches!(o, Redemption::Replayed(_)))
-        );
+        // A replay reports what the winner issued, never its own jti.
+        for outcome in outcomes
+            .iter()
+            .filter(|o| !matches!(o, Redemption::Redeemed(_)))
+        {
+            match outcome {
+                Redemption::Replayed(code) => {
+                    assert_eq!(code.issued_jti.as_deref(), Some(winner_jti.as_str()))
+                }
+                other => panic!("expected a replay, got {other:?}"),
+            }
+        }
 
         let stale = OpaqueToken::from_entropy([8; 32]);
         create(&f.store, &f.tenant.id, &code(&f, &stale))
@@ -341,14 +365,14 @@ mod tests {
             .expect("created");
         let at_expiry = NOW.saturating_add(Duration::from_secs(60));
         assert_eq!(
-            redeem(&f.store, &f.tenant.id, &stale.digest(), at_expiry)
+            redeem(&f.store, &f.tenant.id, &stale.digest(), "jti-s", at_expiry)
                 .await
                 .expect("redeem"),
             Redemption::Expired
         );
         let unknown = OpaqueToken::from_entropy([9; 32]).digest();
         assert_eq!(
-            redeem(&f.store, &f.tenant.id, &unknown, NOW)
+            redeem(&f.store, &f.tenant.id, &unknown, "jti-u", NOW)
                 .await
                 .expect("redeem"),
             Redemption::Unknown

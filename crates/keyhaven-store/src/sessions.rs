@@ -4,13 +4,14 @@
 //! Sign-ins are end-user activity, not control-plane mutations, so they write no audit
 //! event.
 
-use keyhaven_core::model::Session;
+use keyhaven_core::model::{Session, TokenLifetimes};
 use keyhaven_core::opaque::OpaqueDigest;
 use keyhaven_core::{TenantId, Timestamp};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
-use crate::entities::session;
+use crate::entities::{refresh_token, session};
+use crate::revocations::{self, Kind, Reason, Revocation};
 use crate::{Store, StoreError};
 
 #[derive(Debug, Clone)]
@@ -98,6 +99,58 @@ pub async fn end(
         .exec(&store.write)
         .await?;
     Ok(ended.rows_affected == 1)
+}
+
+/// Ends every session of a user and revokes what was issued in them: their refresh
+/// tokens, and their access tokens by `sid` (which cover every token issued in a session
+/// until the longest access token lifetime has passed). Run in the transaction that
+/// disables or deletes the user. Returns how many sessions it ended.
+pub(crate) async fn end_all_of_user(
+    txn: &impl ConnectionTrait,
+    tenant: &TenantId,
+    user_id: &str,
+    now: Timestamp,
+) -> Result<u64, StoreError> {
+    let live: Vec<String> = session::Entity::find()
+        .filter(session::Column::TenantId.eq(tenant.as_str()))
+        .filter(session::Column::UserId.eq(user_id))
+        .filter(session::Column::EndedAt.is_null())
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(|row| row.id)
+        .collect();
+    if live.is_empty() {
+        return Ok(0);
+    }
+    session::Entity::update_many()
+        .col_expr(session::Column::EndedAt, Expr::value(now.unix_millis()))
+        .filter(session::Column::TenantId.eq(tenant.as_str()))
+        .filter(session::Column::Id.is_in(live.iter().map(String::as_str)))
+        .exec(txn)
+        .await?;
+    refresh_token::Entity::update_many()
+        .col_expr(
+            refresh_token::Column::RevokedAt,
+            Expr::value(now.unix_millis()),
+        )
+        .filter(refresh_token::Column::TenantId.eq(tenant.as_str()))
+        .filter(refresh_token::Column::UserId.eq(user_id))
+        .filter(refresh_token::Column::RevokedAt.is_null())
+        .exec(txn)
+        .await?;
+    let until = now.saturating_add(TokenLifetimes::MAX_ACCESS_TOKEN);
+    let revoked: Vec<Revocation> = live
+        .iter()
+        .map(|sid| Revocation {
+            kind: Kind::Session,
+            value: sid.clone(),
+            reason: Reason::UserDisabled,
+            expires_at: until,
+        })
+        .collect();
+    revocations::insert(txn, tenant, &revoked, now).await?;
+    Ok(live.len() as u64)
 }
 
 async fn find(

@@ -11,7 +11,7 @@ use sea_orm::{
 
 use crate::audit::{self, Audit};
 use crate::entities::user;
-use crate::{Page, PageRequest, Store, StoreError};
+use crate::{Page, PageRequest, Store, StoreError, sessions};
 
 #[derive(Debug, Clone)]
 pub struct NewUser {
@@ -147,6 +147,9 @@ pub async fn update(
     if written.rows_affected == 0 {
         return Err(StoreError::Conflict);
     }
+    if next.disabled && !current.disabled {
+        sessions::end_all_of_user(&txn, &tenant.id, id, audit.now).await?;
+    }
     audit::record(
         &txn,
         audit,
@@ -166,6 +169,9 @@ pub async fn delete(
     id: &str,
 ) -> Result<(), StoreError> {
     let txn = store.write.begin().await?;
+    // The rows of its sessions and tokens go with the user; the revocations of its
+    // access tokens must stay until those expire.
+    sessions::end_all_of_user(&txn, &tenant.id, id, audit.now).await?;
     let deleted = user::Entity::delete_many()
         .filter(user::Column::TenantId.eq(tenant.id.as_str()))
         .filter(user::Column::Id.eq(id))

@@ -37,6 +37,7 @@ const UPDATABLE: &[&str] = &[
     "allowed_origins",
     "allow_code_without_pkce",
     "disabled_environments",
+    "id_token_signed_response_alg",
 ];
 
 const DEFAULT_GRACE: Duration = Duration::from_secs(24 * 3600);
@@ -64,6 +65,10 @@ impl pb::application_service_server::ApplicationService for ApplicationApi {
             DisplayName::parse(&app.display_name),
         );
         let request_id = invalid.check("request_id", convert::request_id(&request.request_id));
+        let id_token_alg = invalid.check(
+            "application.id_token_signed_response_alg",
+            convert::id_token_algorithm(&app.id_token_signed_response_alg),
+        );
         let environments = convert::enabled_environments(
             "application.disabled_environments",
             &app.disabled_environments,
@@ -71,8 +76,13 @@ impl pb::application_service_server::ApplicationService for ApplicationApi {
         );
         let settings = app_type.map(|t| Settings::parse(t, &app, None, &mut invalid));
         invalid.finish().map_err(AdminError::from)?;
-        let (Some(app_type), Some(display_name), Some(request_id), Some(settings)) =
-            (app_type, display_name, request_id, settings)
+        let (
+            Some(app_type),
+            Some(display_name),
+            Some(request_id),
+            Some(settings),
+            Some(id_token_alg),
+        ) = (app_type, display_name, request_id, settings, id_token_alg)
         else {
             return Err(AdminError::Internal("validated fields missing".into()).into());
         };
@@ -92,6 +102,7 @@ impl pb::application_service_server::ApplicationService for ApplicationApi {
             allowed_origins: settings.allowed_origins.unwrap_or_default(),
             allow_code_without_pkce: app.allow_code_without_pkce,
             environments,
+            id_token_signed_response_alg: id_token_alg,
         };
         let created = applications::create(
             &self.state.store,
@@ -175,6 +186,15 @@ impl pb::application_service_server::ApplicationService for ApplicationApi {
             )
         });
         let settings = Settings::parse(current.app_type, &app, Some(&paths), &mut invalid);
+        let id_token_alg = paths
+            .contains(&"id_token_signed_response_alg")
+            .then(|| {
+                invalid.check(
+                    "application.id_token_signed_response_alg",
+                    convert::id_token_algorithm(&app.id_token_signed_response_alg),
+                )
+            })
+            .flatten();
         invalid.finish().map_err(AdminError::from)?;
 
         let updated = applications::update(
@@ -204,6 +224,9 @@ impl pb::application_service_server::ApplicationService for ApplicationApi {
                 }
                 if paths.contains(&"allow_code_without_pkce") {
                     a.allow_code_without_pkce = app.allow_code_without_pkce;
+                }
+                if let Some(alg) = id_token_alg {
+                    a.id_token_signed_response_alg = alg;
                 }
                 Ok::<(), AdminError>(())
             },
@@ -499,6 +522,7 @@ fn to_proto(tenant: &Tenant, a: &Application) -> pb::Application {
         token_endpoint_auth_method: a.token_endpoint_auth_method().to_owned(),
         allow_code_without_pkce: a.allow_code_without_pkce,
         disabled_environments: convert::disabled_environments(a.environments),
+        id_token_signed_response_alg: a.id_token_signed_response_alg.as_str().to_owned(),
         etag: convert::etag(a.version),
         create_time: Some(convert::timestamp(a.created_at)),
         update_time: Some(convert::timestamp(a.updated_at)),

@@ -265,6 +265,7 @@ mod tests {
             allowed_origins: vec![],
             allow_code_without_pkce: false,
             environments: EnvironmentSet::all(),
+            id_token_signed_response_alg: Application::DEFAULT_ID_TOKEN_ALG,
             version: 1,
             created_at: Timestamp::from_unix_millis(0),
             updated_at: Timestamp::from_unix_millis(0),

@@ -22,5 +22,7 @@ pub struct AuthorizationCode {
     pub expires_at: Timestamp,
     /// Set by the one redemption that wins.
     pub consumed_at: Option<Timestamp>,
+    /// The `jti` of the access token issued for it: what a replay revokes.
+    pub issued_jti: Option<String>,
     pub created_at: Timestamp,
 }

@@ -31,8 +31,12 @@ pub struct LifetimeError {
 }
 
 impl TokenLifetimes {
+    /// The longest access token lifetime a tenant may set: what a revocation of an access
+    /// token of unknown lifetime must cover.
+    pub const MAX_ACCESS_TOKEN: Duration = Duration::from_secs(DAY);
+
     pub fn access_token(seconds: i64) -> Result<Duration, LifetimeError> {
-        bounded(seconds, MINUTE, DAY)
+        bounded(seconds, MINUTE, Self::MAX_ACCESS_TOKEN.as_secs())
     }
 
     pub fn id_token(seconds: i64) -> Result<Duration, LifetimeError> {

@@ -1,17 +1,23 @@
 //! Token introspection (RFC 7662) for authenticated confidential clients of the tenant.
-//! A token that is not an active access token of this tenant is `{"active": false}`,
-//! whatever the reason, so the answer says nothing about other tenants.
+//! A token that is not an active access or refresh token of this tenant is
+//! `{"active": false}` with nothing else, whatever the reason, so the answer says nothing
+//! about other tenants or clients.
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use keyhaven_core::Timestamp;
+use keyhaven_core::model::Tenant;
+use keyhaven_core::opaque::OpaqueDigest;
+use keyhaven_store::refresh_tokens;
+use keyhaven_store::revocations;
+use serde_json::{Value, json};
 use tracing::Instrument;
 
 use crate::access_token;
-use crate::client_auth::{self, Method};
+use crate::client_auth::{self, Client, Method};
 use crate::error::{self, OAuthError};
 use crate::form::Params;
 use crate::state::OAuthState;
@@ -42,20 +48,12 @@ pub async fn introspect(
             ));
         }
         let token = params.require("token")?;
-        let keys = state.keys.for_tenant(&state.store, &tenant, now).await?;
-        let body = match access_token::validate(&keys, &state.issuer(&tenant), token, now) {
-            Ok(claims) => json!({
-                "active": true,
-                "token_type": "Bearer",
-                "scope": claims.scope,
-                "client_id": claims.client_id,
-                "sub": claims.sub,
-                "aud": claims.aud,
-                "iss": claims.iss,
-                "exp": claims.exp,
-                "iat": claims.iat,
-                "jti": claims.jti,
-            }),
+        let answer = match OpaqueDigest::of_presented(token) {
+            Some(digest) => refresh_token(&state, &tenant, &client, &digest, now).await?,
+            None => access_token(&state, &tenant, token, now).await?,
+        };
+        let body = match answer {
+            Ok(active) => active,
             Err(why) => {
                 tracing::info!(reason = %why, "inactive token");
                 json!({ "active": false })
@@ -67,4 +65,73 @@ pub async fn introspect(
     }
     .instrument(span)
     .await
+}
+
+/// An access token of this tenant, not expired and not revoked.
+async fn access_token(
+    state: &OAuthState,
+    tenant: &Tenant,
+    token: &str,
+    now: Timestamp,
+) -> Result<Result<Value, String>, OAuthError> {
+    let keys = state.keys.for_tenant(&state.store, tenant, now).await?;
+    let claims = match access_token::validate(&keys, &state.issuer(tenant), token, now) {
+        Ok(claims) => claims,
+        Err(why) => return Ok(Err(why.to_string())),
+    };
+    if revocations::is_revoked(&state.store, &tenant.id, &claims.jti, claims.sid.as_deref()).await?
+    {
+        return Ok(Err("revoked".into()));
+    }
+    Ok(Ok(json!({
+        "active": true,
+        "token_type": "Bearer",
+        "scope": claims.scope,
+        "client_id": claims.client_id,
+        "sub": claims.sub,
+        "aud": claims.aud,
+        "iss": claims.iss,
+        "exp": claims.exp,
+        "iat": claims.iat,
+        "jti": claims.jti,
+    })))
+}
+
+/// A refresh token is described to the client that holds it only: to any other
+/// client of the tenant it is as good as unknown.
+async fn refresh_token(
+    state: &OAuthState,
+    tenant: &Tenant,
+    client: &Client,
+    digest: &OpaqueDigest,
+    now: Timestamp,
+) -> Result<Result<Value, String>, OAuthError> {
+    let Some((token, _)) = refresh_tokens::find(&state.store, &tenant.id, digest).await? else {
+        return Ok(Err("unknown refresh token".into()));
+    };
+    let why = if token.application_id != client.app.id {
+        Some("another client's refresh token")
+    } else if token.revoked_at.is_some() {
+        Some("revoked refresh token")
+    } else if token.used_at.is_some() {
+        Some("rotated-out refresh token")
+    } else if now >= token.expires_at {
+        Some("expired refresh token")
+    } else {
+        None
+    };
+    if let Some(why) = why {
+        return Ok(Err(why.into()));
+    }
+    let scope = (!token.scope.is_empty()).then(|| token.scope.to_delimited());
+    Ok(Ok(json!({
+        "active": true,
+        "token_type": "refresh_token",
+        "scope": scope,
+        "client_id": client.app.client_id.as_str(),
+        "sub": token.user_id,
+        "iss": state.issuer(tenant),
+        "exp": token.expires_at.unix_seconds(),
+        "iat": token.created_at.unix_seconds(),
+    })))
 }

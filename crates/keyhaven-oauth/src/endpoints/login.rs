@@ -4,18 +4,26 @@
 //! The answer never tells whether a username exists: unknown users are checked against
 //! a dummy hash with the same argon2id parameters, so the time taken is the same, and
 //! unknown, disabled and wrong-password sign-ins get the same page.
+//!
+//! Failed sign-ins are throttled per username typed and per client address
+//! ([`keyhaven_core::throttle`]): an attempt is admitted (and counted) before the
+//! password is verified, so a locked key costs no argon2 hash, and a locked key gets the
+//! form again as a 429 with `Retry-After`, the same for known and unknown usernames.
+
+use std::net::SocketAddr;
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Response};
 use axum_extra::extract::cookie::CookieJar;
 use keyhaven_core::model::{Application, PendingAuthorization, Tenant, User};
 use keyhaven_core::opaque;
 use keyhaven_core::password::{Password, PasswordHash};
+use keyhaven_core::throttle::{Admission, ThrottleKey, Wait};
 use keyhaven_core::username::Username;
 use keyhaven_store::sessions::{self, NewSession};
-use keyhaven_store::{applications, authorization_requests, users};
+use keyhaven_store::{applications, authorization_requests, sign_in_throttle, users};
 use serde::Deserialize;
 use tracing::Instrument;
 
@@ -67,6 +75,8 @@ pub async fn show(
 pub async fn submit(
     State(state): State<OAuthState>,
     Path(slug): Path<String>,
+    // The TCP peer. Behind a load balancer that is the balancer: see `client_address`.
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     jar: CookieJar,
     body: Bytes,
@@ -106,6 +116,26 @@ pub async fn submit(
             )?;
             return Err(refused(html, true, &pending));
         }
+        let address = client_address(peer);
+        let keys = [ThrottleKey::username(typed), ThrottleKey::address(address)];
+        let throttled_form = |wait: Wait| -> Result<PageError, PageError> {
+            let message = too_many(wait);
+            let html = form_html(&tenant, &app, &browser, &pending, &binding, typed, &message)?;
+            Ok(throttled(html, wait, &pending))
+        };
+        let (admitted, lock) = match admit(&state, &tenant, &keys).await? {
+            Admission::Admitted { counters, lock } => (counters, lock),
+            Admission::Refused(wait) => {
+                tracing::info!(
+                    reason = "throttled",
+                    key = wait.kind.as_str(),
+                    %address,
+                    retry_after = wait.seconds(),
+                    "sign-in refused"
+                );
+                return Err(throttled_form(wait)?);
+            }
+        };
         let Some(user) = check_password(
             &state,
             &tenant,
@@ -114,6 +144,16 @@ pub async fn submit(
         )
         .await?
         else {
+            // The failure that reaches a limit answers with the wait it imposes.
+            if let Some(wait) = lock {
+                tracing::info!(
+                    key = wait.kind.as_str(),
+                    %address,
+                    lock = wait.seconds(),
+                    "sign-in failures reached the limit"
+                );
+                return Err(throttled_form(wait)?);
+            }
             let html = form_html(
                 &tenant,
                 &app,
@@ -125,6 +165,7 @@ pub async fn submit(
             )?;
             return Err(refused(html, false, &pending));
         };
+        sign_in_throttle::succeeded(&state.store, &tenant.id, &keys, &admitted).await?;
         let now = state.now();
         // A new sign-in replaces whatever session this browser had: new secret, new sid.
         if let Some((old, _)) = browser.session(&state, &tenant, now).await? {
@@ -222,6 +263,38 @@ pub async fn load(
             PageError::BadRequest("The application of this sign-in no longer exists.".into())
         })?;
     Ok((pending, app, binding))
+}
+
+/// The address failures are counted against: the TCP peer. `X-Forwarded-For` is not
+/// trusted: anyone can send it, and would pick their own counter with it. Deployments
+/// behind a load balancer need a configured list of trusted proxies before it can be.
+fn client_address(peer: SocketAddr) -> std::net::IpAddr {
+    peer.ip()
+}
+
+/// Admits this attempt against the throttle's keys before any password is looked at:
+/// refused at once from a plain read when a key is locked (the common case under
+/// attack), otherwise counted under the rows' locks.
+async fn admit(
+    state: &OAuthState,
+    tenant: &Tenant,
+    keys: &[ThrottleKey],
+) -> Result<Admission, PageError> {
+    let now = state.now();
+    if let Some(wait) = sign_in_throttle::wait(&state.store, &tenant.id, keys, now).await? {
+        return Ok(Admission::Refused(wait));
+    }
+    Ok(sign_in_throttle::admit(&state.store, &tenant.id, keys, now).await?)
+}
+
+/// What the throttled form says: how long to wait, in words.
+fn too_many(wait: Wait) -> String {
+    let when = match wait.seconds() {
+        1 => "1 second".to_owned(),
+        s if s < 120 => format!("{s} seconds"),
+        s => format!("{} minutes", s.div_ceil(60)),
+    };
+    format!("Too many failed sign-in attempts. Try again in {when}.")
 }
 
 /// The user for these credentials, or `None`, after exactly one argon2id verification
@@ -325,6 +398,15 @@ fn refused(html: String, stale_form: bool, pending: &PendingAuthorization) -> Pa
     }
 }
 
+/// The form again, throttled: 429 with `Retry-After`.
+fn throttled(html: String, wait: Wait, pending: &PendingAuthorization) -> PageError {
+    PageError::Throttled {
+        html,
+        retry_after: wait.seconds(),
+        form_target: pages::form_target(&pending.request.redirect_uri),
+    }
+}
+
 fn no_request() -> PageError {
     PageError::BadRequest(
         "Sign-in starts at the application you want to use: return to it and sign in from there."
@@ -347,5 +429,23 @@ mod tests {
         let placeholder =
             Password::parse(PLACEHOLDER_PASSWORD).expect("the placeholder passes the policy");
         assert!(!placeholder.matches(&PasswordHash::from_stored(DUMMY_HASH.into())));
+    }
+
+    #[test]
+    fn the_throttled_form_says_how_long_to_wait_in_words() {
+        let says = |seconds| {
+            too_many(Wait {
+                kind: keyhaven_core::throttle::KeyKind::Username,
+                duration: std::time::Duration::from_secs(seconds),
+            })
+        };
+        assert_eq!(
+            says(30),
+            "Too many failed sign-in attempts. Try again in 30 seconds."
+        );
+        assert!(says(1).ends_with("in 1 second."));
+        assert!(says(119).ends_with("in 119 seconds."));
+        assert!(says(121).ends_with("in 3 minutes."));
+        assert!(says(900).ends_with("in 15 minutes."));
     }
 }

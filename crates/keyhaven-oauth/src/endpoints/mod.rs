@@ -6,5 +6,6 @@ pub mod discovery;
 pub mod introspect;
 pub mod jwks;
 pub mod login;
+pub mod revoke;
 pub mod token;
 pub mod userinfo;

@@ -39,6 +39,9 @@ pub async fn token(
             "authorization_code" => {
                 grants::authorization_code::grant(&state, &tenant, &client, &params).await?
             }
+            "refresh_token" => {
+                grants::refresh_token::grant(&state, &tenant, &client, &params).await?
+            }
             "client_credentials" => {
                 grants::client_credentials::grant(&state, &tenant, &client, &params).await?
             }

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use keyhaven_core::ScopeSet;
 use keyhaven_core::model::User;
-use keyhaven_store::users;
+use keyhaven_store::{revocations, users};
 use serde_json::{Map, Value};
 use tracing::Instrument;
 
@@ -41,6 +41,14 @@ pub async fn userinfo(
                 BearerError::InvalidToken("the access token is invalid or expired")
             })?;
         tracing::Span::current().record("client", claims.client_id.as_str());
+        if revocations::is_revoked(&state.store, &tenant.id, &claims.jti, claims.sid.as_deref())
+            .await?
+        {
+            tracing::info!("revoked access token at userinfo");
+            return Err(BearerError::InvalidToken(
+                "the access token is invalid or expired",
+            ));
+        }
         let scope = claims
             .scope
             .as_deref()

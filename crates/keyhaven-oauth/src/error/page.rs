@@ -2,7 +2,7 @@
 //! person in the browser as an HTML page: never a redirect, so a client or redirect URI
 //! that failed its checks is never sent anything (RFC 6749 §4.1.2.1).
 
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
 use super::{ErrorCode, OAuthError};
@@ -24,6 +24,13 @@ pub enum PageError {
         html: String,
         stale_form: bool,
         /// Where the page's form may send the browser besides this server (CSP).
+        form_target: Option<String>,
+    },
+    /// 429 with `Retry-After` (RFC 6585 §4, RFC 9110 §10.2.3): the sign-in form again,
+    /// its failed attempts throttled for `retry_after` seconds.
+    Throttled {
+        html: String,
+        retry_after: u64,
         form_target: Option<String>,
     },
 }
@@ -65,6 +72,20 @@ impl IntoResponse for PageError {
                     StatusCode::UNAUTHORIZED
                 };
                 let mut response = (status, Html(html)).into_response();
+                pages::harden(&mut response, form_target.as_deref());
+                return response;
+            }
+            PageError::Throttled {
+                html,
+                retry_after,
+                form_target,
+            } => {
+                let mut response = (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    [(header::RETRY_AFTER, retry_after.to_string())],
+                    Html(html),
+                )
+                    .into_response();
                 pages::harden(&mut response, form_target.as_deref());
                 return response;
             }

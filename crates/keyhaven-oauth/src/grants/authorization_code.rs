@@ -6,18 +6,18 @@
 //! (one conditional UPDATE), before the remaining checks: a presentation that fails a
 //! check cannot be retried with other values.
 
-use keyhaven_core::model::{AuthorizationCode, Tenant};
+use keyhaven_core::model::{AuthorizationCode, Tenant, TokenLifetimes};
 use keyhaven_core::opaque::OpaqueDigest;
 use keyhaven_core::{GrantType, Timestamp};
 use keyhaven_store::authorization_codes::{self, Redemption};
-use keyhaven_store::{sessions, users};
-use serde_json::{Value, json};
+use keyhaven_store::revocations::{self, Reason};
+use keyhaven_store::{refresh_tokens, sessions, users};
+use serde_json::Value;
 
-use crate::access_token::{self, Claims};
 use crate::client_auth::Client;
 use crate::error::{ErrorCode, OAuthError};
 use crate::form::Params;
-use crate::id_token;
+use crate::grants::user_tokens::{self, UserGrant};
 use crate::state::OAuthState;
 
 pub async fn grant(
@@ -40,7 +40,10 @@ pub async fn grant(
     // OIDC Core §3.1.3.1: required, since every authorization request carried one.
     let redirect_uri = params.require("redirect_uri")?;
     let now = state.now();
-    let record = redeem(state, tenant, code, now).await?;
+    // Chosen before the code is spent, so that the redemption records it and a replay
+    // can revoke the access token whatever happens next.
+    let access_jti = state.random_id();
+    let record = redeem(state, tenant, code, &access_jti, now).await?;
     check_binding(client, &record, redirect_uri, params.get("code_verifier"))?;
 
     // The session and the user must still stand: a user disabled or signed out between
@@ -54,64 +57,91 @@ pub async fn grant(
         .filter(|u| !u.disabled)
         .ok_or_else(|| invalid_grant("the user of this code can no longer sign in"))?;
 
-    let issuer = state.issuer(tenant);
-    let lifetime = tenant.lifetimes.access_token;
-    let scope = (!record.scope.is_empty()).then(|| record.scope.to_delimited());
-    let claims = Claims {
-        iss: issuer.clone(),
-        aud: issuer.clone(),
-        sub: record.user_id.clone(),
-        client_id: client.app.client_id.to_string(),
-        iat: now.unix_seconds(),
-        exp: now.saturating_add(lifetime).unix_seconds(),
-        jti: state.random_id(),
-        scope: scope.clone(),
-        sid: Some(session.id.clone()),
-    };
-    let keys = state.keys.for_tenant(&state.store, tenant, now).await?;
-    let access_token = access_token::sign(&keys, &claims)?;
-    let mut body = json!({
-        "access_token": access_token,
-        "token_type": "Bearer",
-        "expires_in": lifetime.as_secs(),
-    });
-    if let Some(scope) = scope {
-        body["scope"] = Value::String(scope);
-    }
-    // OIDC Core §3.1.3.3: an ID token for an OpenID Connect request, and only for one.
-    if record.scope.contains("openid") {
-        let id_claims = id_token::Claims {
-            iss: issuer,
-            sub: record.user_id.clone(),
-            aud: client.app.client_id.to_string(),
-            iat: now.unix_seconds(),
-            exp: now.saturating_add(tenant.lifetimes.id_token).unix_seconds(),
-            auth_time: record.auth_time.unix_seconds(),
+    let issued = user_tokens::issue(
+        state,
+        tenant,
+        client,
+        UserGrant {
+            user_id: &record.user_id,
+            session_id: &session.id,
+            granted: &record.scope,
+            scope: &record.scope,
+            auth_time: record.auth_time,
             nonce: record.nonce.clone(),
-            sid: session.id.clone(),
-            at_hash: id_token::at_hash(&access_token),
-        };
-        body["id_token"] = Value::String(id_token::sign(&keys, &id_claims)?);
+            // The family is named after the code: a replay of the code finds it.
+            family_id: record.digest.as_str(),
+        },
+        access_jti,
+        now,
+    )
+    .await?;
+    if let Some(refresh) = &issued.refresh {
+        refresh_tokens::issue(&state.store, &tenant.id, refresh, now).await?;
+        // A replay of the code that ran while these tokens were being made revoked the
+        // access token first and then the family, which may have been empty then. Nobody
+        // else can have revoked an access token not yet handed out, so a revocation here
+        // means a replay: the refresh token just stored goes too. The answer still goes
+        // out (one of concurrent redemptions gets a 200), with tokens that no longer work.
+        if revocations::is_revoked(&state.store, &tenant.id, &refresh.access_jti, None).await? {
+            refresh_tokens::revoke_family(
+                &state.store,
+                &tenant.id,
+                &refresh.family_id,
+                Reason::CodeReplay,
+                now,
+            )
+            .await?;
+        }
     }
-    Ok(body)
+    Ok(issued.body)
 }
 
-/// RFC 6749 §4.1.2: a code is used once and lives briefly.
+/// RFC 6749 §4.1.2: a code is used once and lives briefly; "if an authorization code is
+/// used more than once, the authorization server ... SHOULD revoke (when possible) all
+/// tokens previously issued based on that authorization code".
 async fn redeem(
     state: &OAuthState,
     tenant: &Tenant,
     code: &str,
+    access_jti: &str,
     now: Timestamp,
 ) -> Result<AuthorizationCode, OAuthError> {
     let digest = OpaqueDigest::of_presented(code)
         .ok_or_else(|| invalid_grant("the authorization code is not one this server issued"))?;
-    match authorization_codes::redeem(&state.store, &tenant.id, &digest, now).await? {
+    match authorization_codes::redeem(&state.store, &tenant.id, &digest, access_jti, now).await? {
         Redemption::Redeemed(record) => Ok(record),
         Redemption::Replayed(record) => {
-            // RFC 6749 §4.1.2 asks to revoke the tokens issued from this code. Access
-            // tokens are self-contained JWTs; revoking them needs the revocation records
-            // and refresh tokens that come next, and this is the place to call it.
-            tracing::warn!(sid = %record.session_id, "authorization code presented again");
+            // The access token first, on its own: the redemption that won checks it after
+            // storing its refresh token (see `grant`), so that whichever way the two
+            // requests interleave, the refresh token is revoked too.
+            if let Some(jti) = &record.issued_jti {
+                revocations::revoke_access_token(
+                    &state.store,
+                    &tenant.id,
+                    jti,
+                    // Covers the token whatever the tenant's lifetime was when it was issued.
+                    record
+                        .consumed_at
+                        .unwrap_or(now)
+                        .saturating_add(TokenLifetimes::MAX_ACCESS_TOKEN),
+                    Reason::CodeReplay,
+                    now,
+                )
+                .await?;
+            }
+            let revoked = refresh_tokens::revoke_family(
+                &state.store,
+                &tenant.id,
+                record.digest.as_str(),
+                Reason::CodeReplay,
+                now,
+            )
+            .await?;
+            tracing::warn!(
+                sid = %record.session_id,
+                refresh_tokens_revoked = revoked,
+                "authorization code presented again: the tokens issued for it are revoked"
+            );
             Err(invalid_grant("the authorization code was already used"))
         }
         Redemption::Expired => Err(invalid_grant("the authorization code has expired")),
@@ -194,6 +224,7 @@ mod tests {
                 allowed_origins: vec![],
                 allow_code_without_pkce: true,
                 environments: EnvironmentSet::all(),
+                id_token_signed_response_alg: Application::DEFAULT_ID_TOKEN_ALG,
                 version: 1,
                 created_at: Timestamp::from_unix_millis(0),
                 updated_at: Timestamp::from_unix_millis(0),
@@ -221,6 +252,7 @@ mod tests {
             auth_time: Timestamp::from_unix_millis(0),
             expires_at: Timestamp::from_unix_millis(60_000),
             consumed_at: None,
+            issued_jti: None,
             created_at: Timestamp::from_unix_millis(0),
         }
     }

@@ -1,8 +1,8 @@
 //! The client credentials grant (RFC 6749 §4.4): a confidential client gets an access
 //! token for itself. Nothing is written: the JWT carries everything needed to check it.
 
+use keyhaven_core::GrantType;
 use keyhaven_core::model::Tenant;
-use keyhaven_core::{GrantType, ScopeSet};
 use serde_json::{Value, json};
 
 use crate::access_token::{self, Claims};
@@ -30,7 +30,11 @@ pub async fn grant(
             "this client is not allowed the client_credentials grant",
         ));
     }
-    let scope = granted_scope(&client.app.scopes, params.get("scope"))?;
+    let scope = client
+        .app
+        .scopes
+        .narrowed(params.get("scope"))
+        .map_err(|e| OAuthError::new(ErrorCode::InvalidScope, e.to_string()))?;
     let now = state.now();
     let lifetime = tenant.lifetimes.access_token;
     let issuer = state.issuer(tenant);
@@ -56,50 +60,4 @@ pub async fn grant(
         body["scope"] = Value::String(scope);
     }
     Ok(body)
-}
-
-/// RFC 6749 §3.3: the requested scopes, each allowed for the client; without a request,
-/// everything the client is allowed.
-fn granted_scope(allowed: &ScopeSet, requested: Option<&str>) -> Result<ScopeSet, OAuthError> {
-    let Some(requested) = requested else {
-        return Ok(allowed.clone());
-    };
-    let requested = ScopeSet::parse_delimited(requested)
-        .map_err(|e| OAuthError::new(ErrorCode::InvalidScope, e.to_string()))?;
-    if let Some(extra) = requested.iter().find(|s| !allowed.contains(s.as_str())) {
-        return Err(OAuthError::new(
-            ErrorCode::InvalidScope,
-            format!("scope {extra} is not allowed for this client"),
-        ));
-    }
-    Ok(requested)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn requested_scopes_must_be_allowed_and_default_to_all_allowed() {
-        let allowed = ScopeSet::parse_list(&["orders.read", "orders.write"]).expect("valid");
-        assert_eq!(granted_scope(&allowed, None).expect("ok"), allowed);
-        assert_eq!(
-            granted_scope(&allowed, Some("orders.read"))
-                .expect("ok")
-                .to_delimited(),
-            "orders.read"
-        );
-        assert_eq!(
-            granted_scope(&allowed, Some("admin"))
-                .expect_err("refused")
-                .code,
-            ErrorCode::InvalidScope
-        );
-        assert_eq!(
-            granted_scope(&allowed, Some("a\"b"))
-                .expect_err("refused")
-                .code,
-            ErrorCode::InvalidScope
-        );
-    }
 }

@@ -18,6 +18,8 @@ pub struct Model {
     pub allowed_origins: String,
     pub allow_code_without_pkce: bool,
     pub disabled_environments: String,
+    /// The JWS `alg` of its ID tokens: RS256, ES256 or EdDSA.
+    pub id_token_signed_response_alg: String,
     pub version: i64,
     pub created_at: i64,
     pub updated_at: i64,

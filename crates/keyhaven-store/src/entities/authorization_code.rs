@@ -17,6 +17,8 @@ pub struct Model {
     pub auth_time: i64,
     pub expires_at: i64,
     pub consumed_at: Option<i64>,
+    /// The `jti` of the access token issued for the code, set with `consumed_at`.
+    pub issued_jti: Option<String>,
     pub created_at: i64,
 }
 

@@ -1,0 +1,277 @@
+//! CORS (the Fetch standard's CORS protocol) for the tenant endpoints that browser
+//! applications call from JavaScript. The sign-in, consent and authorization pages are
+//! navigations and never CORS; introspection is server to server.
+//!
+//! - Token, userinfo and revocation answer only the origins registered on the tenant's
+//!   `spa` applications (design.md §6), echoed exactly with `Vary: Origin`, never `*`.
+//!   Another origin gets no CORS headers: the browser withholds the answer from the page,
+//!   while the request itself is processed as any other (no cookie is read there, so a
+//!   refused origin gains nothing it could not get without a browser).
+//! - Discovery and JWKS answer every origin with `*`. They are the same public bytes for
+//!   everyone, fetched without credentials, and any server can read them anyway; `*`
+//!   needs no `Vary`, so shared caches keep one copy (they are `Cache-Control: public`),
+//!   costs no database lookup, and lets browser tools and relying parties whose origin is
+//!   registered nowhere verify the tenant's tokens.
+//!
+//! No endpoint uses cookies across origins: `Access-Control-Allow-Credentials` is never
+//! sent. Answers pass through here whatever their status, so an allowed origin can read
+//! the OAuth error as well as the success. A preflight is answered 204 here, the one
+//! status this crate chooses outside `error.rs`: it is no failure.
+
+use axum::extract::{RawPathParams, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use keyhaven_core::AllowedOrigin;
+use keyhaven_store::applications;
+
+use crate::state::OAuthState;
+use crate::tenant;
+
+/// How long a browser may reuse a preflight answer: short, because it also bounds how
+/// long a removed origin keeps passing preflights.
+const MAX_AGE_SECONDS: &str = "600";
+
+/// The request headers a browser application sends beyond the safelisted ones.
+const ALLOW_HEADERS: &str = "authorization, content-type";
+
+/// Who may read an endpoint's answers from another origin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Policy {
+    /// A public document: any origin.
+    Public,
+    /// Tokens and credentials: the origins of the tenant's `spa` applications only.
+    SpaOrigins {
+        methods: &'static str,
+        /// Response headers the page may read besides the safelisted ones.
+        expose: Option<&'static str>,
+    },
+}
+
+/// The policy of an endpoint, by its path under `/t/{tenant}`; `None` for the endpoints
+/// that are never CORS.
+fn policy(path: &str) -> Option<Policy> {
+    let spa = |methods, expose| Some(Policy::SpaOrigins { methods, expose });
+    match path {
+        "/.well-known/openid-configuration" | "/oauth2/jwks" => Some(Policy::Public),
+        "/oauth2/token" | "/oauth2/revoke" => spa("POST", None),
+        // RFC 6750 §3: a refused token is explained in WWW-Authenticate.
+        "/oauth2/userinfo" => spa("GET, POST", Some("WWW-Authenticate")),
+        _ => None,
+    }
+}
+
+/// A CORS-preflight request: OPTIONS asking for a method (Fetch, "CORS-preflight request").
+fn is_preflight(method: &Method, headers: &HeaderMap) -> bool {
+    method == Method::OPTIONS && headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+}
+
+/// Whether `origin`, as the browser sent it, is exactly one of `registered`. Browsers
+/// serialize origins canonically and registered origins are stored canonically, so
+/// there is nothing to normalise; `null` (opaque origins) matches nothing.
+fn is_registered(origin: &str, registered: &[AllowedOrigin]) -> bool {
+    registered.iter().any(|o| o.as_str() == origin)
+}
+
+/// The middleware over the tenant's routes.
+pub async fn cors(
+    State(state): State<OAuthState>,
+    params: Result<RawPathParams, axum::extract::rejection::RawPathParamsRejection>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Some(policy) = policy(request.uri().path()) else {
+        return next.run(request).await;
+    };
+    let preflight = is_preflight(request.method(), request.headers());
+    match policy {
+        Policy::Public => {
+            let mut response = if preflight {
+                preflight_response()
+            } else {
+                next.run(request).await
+            };
+            let headers = response.headers_mut();
+            headers.insert(
+                header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                HeaderValue::from_static("*"),
+            );
+            if preflight {
+                allow(headers, "GET");
+            }
+            response
+        }
+        Policy::SpaOrigins { methods, expose } => {
+            let slug = params.ok().and_then(|p| {
+                p.iter()
+                    .find(|(name, _)| *name == "tenant")
+                    .map(|(_, value)| value.to_owned())
+            });
+            let allowed = match (request.headers().get(header::ORIGIN), slug) {
+                (Some(origin), Some(slug)) => {
+                    allowed_origin(&state, &slug, origin, request.uri().path()).await
+                }
+                _ => None,
+            };
+            let mut response = if preflight {
+                preflight_response()
+            } else {
+                next.run(request).await
+            };
+            let headers = response.headers_mut();
+            headers.append(header::VARY, HeaderValue::from_static("Origin"));
+            if let Some(origin) = allowed {
+                headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+                if preflight {
+                    allow(headers, methods);
+                } else if let Some(expose) = expose {
+                    headers.insert(
+                        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                        HeaderValue::from_static(expose),
+                    );
+                }
+            }
+            response
+        }
+    }
+}
+
+/// The origin to echo, if it is registered on a `spa` application of the tenant. A
+/// tenant that does not exist, or a failed lookup, allows nothing.
+async fn allowed_origin(
+    state: &OAuthState,
+    slug: &str,
+    origin: &HeaderValue,
+    path: &str,
+) -> Option<HeaderValue> {
+    let Ok(origin_str) = origin.to_str() else {
+        tracing::info!(path, "CORS refused: the Origin header is not ASCII");
+        return None;
+    };
+    let tenant = tenant::resolve(state, slug).await.ok()?;
+    let registered = match applications::spa_origins(&state.store, &tenant.id).await {
+        Ok(registered) => registered,
+        Err(err) => {
+            tracing::error!(%err, path, "CORS refused: the spa origins could not be read");
+            return None;
+        }
+    };
+    if is_registered(origin_str, &registered) {
+        tracing::debug!(origin = origin_str, path, "CORS origin allowed");
+        Some(origin.clone())
+    } else {
+        tracing::info!(
+            origin = origin_str,
+            path,
+            "CORS refused: the origin is not registered on a spa application of this tenant"
+        );
+        None
+    }
+}
+
+/// 204 and no body: what the browser needs is in the headers added by the caller.
+fn preflight_response() -> Response {
+    StatusCode::NO_CONTENT.into_response()
+}
+
+fn allow(headers: &mut HeaderMap, methods: &'static str) {
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static(methods),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static(ALLOW_HEADERS),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static(MAX_AGE_SECONDS),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use keyhaven_core::ApplicationType;
+
+    use super::*;
+
+    fn origins(raw: &[&str]) -> Vec<AllowedOrigin> {
+        raw.iter()
+            .map(|o| AllowedOrigin::parse(o, ApplicationType::Spa).expect("valid origin"))
+            .collect()
+    }
+
+    #[test]
+    fn an_origin_is_allowed_only_if_registered_exactly() {
+        let registered = origins(&["https://app.example.com", "http://localhost:5173"]);
+        let cases = [
+            ("https://app.example.com", true),
+            ("http://localhost:5173", true),
+            ("https://app.example.com:443", false),
+            ("https://APP.example.com", false),
+            ("https://app.example.com/", false),
+            ("http://app.example.com", false),
+            ("https://evil.app.example.com", false),
+            ("https://app.example.com.evil.example", false),
+            ("http://localhost:5174", false),
+            ("http://127.0.0.1:5173", false),
+            ("null", false),
+            ("*", false),
+            ("", false),
+        ];
+        for (origin, allowed) in cases {
+            assert_eq!(is_registered(origin, &registered), allowed, "{origin:?}");
+        }
+        assert!(!is_registered("https://app.example.com", &[]));
+    }
+
+    #[test]
+    fn only_the_endpoints_browsers_call_from_javascript_are_cors() {
+        use Policy::*;
+        let cases = [
+            ("/.well-known/openid-configuration", Some(Public)),
+            ("/oauth2/jwks", Some(Public)),
+            (
+                "/oauth2/token",
+                Some(SpaOrigins {
+                    methods: "POST",
+                    expose: None,
+                }),
+            ),
+            (
+                "/oauth2/revoke",
+                Some(SpaOrigins {
+                    methods: "POST",
+                    expose: None,
+                }),
+            ),
+            (
+                "/oauth2/userinfo",
+                Some(SpaOrigins {
+                    methods: "GET, POST",
+                    expose: Some("WWW-Authenticate"),
+                }),
+            ),
+            ("/oauth2/introspect", None),
+            ("/oauth2/authorize", None),
+            ("/login", None),
+            ("/consent", None),
+            ("/oauth2/token/", None),
+        ];
+        for (path, expected) in cases {
+            assert_eq!(policy(path), expected, "{path}");
+        }
+    }
+
+    #[test]
+    fn a_preflight_is_an_options_request_that_names_a_method() {
+        let mut asking = HeaderMap::new();
+        asking.insert(
+            header::ACCESS_CONTROL_REQUEST_METHOD,
+            HeaderValue::from_static("POST"),
+        );
+        assert!(is_preflight(&Method::OPTIONS, &asking));
+        assert!(!is_preflight(&Method::OPTIONS, &HeaderMap::new()));
+        assert!(!is_preflight(&Method::POST, &asking));
+    }
+}
