@@ -1,21 +1,100 @@
-//! A closed-loop load generator: each connection sends its next request as soon as the
-//! previous answer arrives, for a fixed time, recording every latency.
+//! A closed-loop load generator: each connection starts its next iteration as soon as the
+//! previous one ends, for a fixed time, recording the latency of every success.
+//!
+//! A scenario opens its connections before the clock starts ([`Scenario::connect`]), so
+//! that what a connection needs once (a signed-in browser, a refresh token of its own) is
+//! not measured; an iteration ([`Connection::iterate`]) is whatever one unit of the
+//! scenario is, one request or a whole flow, and its latency is the whole of it.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Builds the next request of a scenario.
+use crate::signing::{Cost, Rates};
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What went wrong in an iteration or a connection's setup, in words for the report.
+pub type Failure = String;
+
+/// One connection of a scenario, with whatever it keeps between iterations.
+pub trait Connection: Send {
+    /// One iteration, timed as a whole.
+    fn iterate(&mut self) -> BoxFuture<'_, Result<(), Failure>>;
+}
+
+/// Opens the connections of a scenario: connection `index` of however many the run has.
+pub trait Scenario: Sync {
+    fn connect(&self, index: usize) -> BoxFuture<'_, Result<Box<dyn Connection>, Failure>>;
+}
+
+/// What a JSON answer must say to count as a success.
+pub type Check = fn(&serde_json::Value) -> Result<(), Failure>;
+
+/// The simplest scenario: one stateless request per iteration, over a shared client,
+/// successful when the answer is a 2xx whose body passes the check, if there is one.
 #[derive(Clone)]
-pub struct Request(Arc<dyn Fn() -> reqwest::RequestBuilder + Send + Sync>);
+pub struct Request {
+    build: Arc<dyn Fn() -> reqwest::RequestBuilder + Send + Sync>,
+    check: Option<Check>,
+}
 
 impl Request {
     pub fn new(build: impl Fn() -> reqwest::RequestBuilder + Send + Sync + 'static) -> Self {
-        Self(Arc::new(build))
+        Self {
+            build: Arc::new(build),
+            check: None,
+        }
+    }
+
+    /// Also requires the answer to be JSON that passes `check`.
+    pub fn checked(mut self, check: Check) -> Self {
+        self.check = Some(check);
+        self
     }
 
     pub fn build(&self) -> reqwest::RequestBuilder {
-        (self.0)()
+        (self.build)()
     }
+}
+
+impl Scenario for Request {
+    fn connect(&self, _: usize) -> BoxFuture<'_, Result<Box<dyn Connection>, Failure>> {
+        let connection: Box<dyn Connection> = Box::new(self.clone());
+        Box::pin(std::future::ready(Ok(connection)))
+    }
+}
+
+impl Connection for Request {
+    fn iterate(&mut self) -> BoxFuture<'_, Result<(), Failure>> {
+        Box::pin(async move {
+            let response = self.build().send().await.map_err(|e| e.to_string())?;
+            let body = successful(response)
+                .await?
+                .bytes()
+                .await
+                .map_err(|e| e.to_string())?;
+            match self.check {
+                Some(check) => check(&serde_json::from_slice(&body).map_err(|e| e.to_string())?),
+                None => Ok(()),
+            }
+        })
+    }
+}
+
+/// The response if it is a 2xx; anything else is a failure that says what came back.
+pub async fn successful(response: reqwest::Response) -> Result<reqwest::Response, Failure> {
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    let path = response.url().path().to_owned();
+    let body = response.text().await.unwrap_or_default();
+    Err(format!(
+        "{status} from {path}: {}",
+        body.chars().take(200).collect::<String>()
+    ))
 }
 
 pub fn http_client(connections: usize) -> Result<reqwest::Client, reqwest::Error> {
@@ -26,18 +105,23 @@ pub fn http_client(connections: usize) -> Result<reqwest::Client, reqwest::Error
 
 pub struct Outcome {
     pub name: &'static str,
-    pub requests: u64,
+    /// Successful iterations in the measured time.
+    pub successes: u64,
+    /// Failed iterations in the measured time, and connections that could not be opened.
     pub errors: u64,
+    /// What the first failure said.
+    pub first_error: Option<Failure>,
     pub elapsed: Duration,
-    /// Sorted latencies of successful requests.
+    /// Sorted latencies of successful iterations.
     pub latencies: Vec<Duration>,
-    /// Requests per second this scenario could reach at most, when one is known.
-    pub limit: Option<f64>,
+    /// Iterations per second this scenario could reach at most, when one is known, and
+    /// what bounds it.
+    pub limit: Option<(f64, String)>,
 }
 
 impl Outcome {
     pub fn rate(&self) -> f64 {
-        self.requests as f64 / self.elapsed.as_secs_f64()
+        self.successes as f64 / self.elapsed.as_secs_f64()
     }
 
     pub fn percentile(&self, p: f64) -> Duration {
@@ -48,73 +132,123 @@ impl Outcome {
         self.latencies[index.min(self.latencies.len() - 1)]
     }
 
-    /// Holds the scenario against `signatures_per_second` when each request needs
-    /// `signatures` signatures.
-    pub fn limited_by(mut self, signatures_per_second: f64, signatures: f64) -> Self {
-        self.limit = Some(signatures_per_second / signatures);
+    /// A scenario that could not start: one error, this one, and nothing else.
+    pub fn not_run(name: &'static str, failure: Failure) -> Self {
+        Outcome {
+            name,
+            successes: 0,
+            errors: 1,
+            first_error: Some(failure),
+            elapsed: Duration::from_secs(1),
+            latencies: Vec::new(),
+            limit: None,
+        }
+    }
+
+    /// Holds the scenario against the raw rates when one iteration costs `cost`.
+    pub fn limited_by(mut self, rates: &Rates, cost: Cost) -> Self {
+        self.limit = rates.limit(cost).map(|limit| (limit, cost.describe()));
         self
     }
 }
 
-pub async fn run(
-    name: &'static str,
-    connections: usize,
-    duration: Duration,
-    request: Request,
-) -> Result<Outcome, Box<dyn std::error::Error>> {
-    // Warm-up: connections open, caches fill.
-    drive(connections, duration / 5, request.clone()).await;
-    let start = Instant::now();
-    let results = drive(connections, duration, request).await;
-    let elapsed = start.elapsed();
-    let mut latencies = Vec::new();
-    let mut errors = 0;
-    for (ok, mut times) in results {
-        errors += ok;
-        latencies.append(&mut times);
-    }
-    latencies.sort_unstable();
-    Ok(Outcome {
-        name,
-        requests: latencies.len() as u64,
-        errors,
-        elapsed,
-        latencies,
-        limit: None,
-    })
+/// How hard and how long to drive a scenario.
+#[derive(Debug, Clone, Copy)]
+pub struct Load {
+    pub connections: usize,
+    pub duration: Duration,
 }
 
-/// Returns, per connection, its error count and the latencies of its successes.
-async fn drive(
-    connections: usize,
-    duration: Duration,
-    request: Request,
-) -> Vec<(u64, Vec<Duration>)> {
-    let deadline = Instant::now() + duration;
-    let mut tasks = Vec::with_capacity(connections);
-    for _ in 0..connections {
-        let request = request.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut errors = 0;
-            let mut latencies = Vec::new();
-            while Instant::now() < deadline {
-                let sent = Instant::now();
-                match request.build().send().await {
-                    Ok(response) if response.status().is_success() => {
-                        let _ = response.bytes().await;
-                        latencies.push(sent.elapsed());
-                    }
-                    _ => errors += 1,
+impl Load {
+    /// Opens the scenario's connections, warms up for a fifth of the time, then measures.
+    pub async fn run(self, name: &'static str, scenario: &dyn Scenario) -> Outcome {
+        let Load {
+            connections,
+            duration,
+        } = self;
+        let mut open = Vec::with_capacity(connections);
+        let mut setup_errors = 0;
+        let mut first_error = None;
+        for index in 0..connections {
+            match scenario.connect(index).await {
+                Ok(connection) => open.push(connection),
+                Err(failure) => {
+                    setup_errors += 1;
+                    first_error.get_or_insert(format!("opening a connection: {failure}"));
                 }
             }
-            (errors, latencies)
-        }));
-    }
-    let mut results = Vec::with_capacity(connections);
-    for task in tasks {
-        if let Ok(result) = task.await {
-            results.push(result);
+        }
+        // Warm-up: connections open, caches fill.
+        let (open, _) = drive(open, duration / 5).await;
+        let start = Instant::now();
+        let (_, results) = drive(open, duration).await;
+        let elapsed = start.elapsed();
+        let mut latencies = Vec::new();
+        let mut errors = setup_errors;
+        for result in results {
+            errors += result.errors;
+            latencies.extend(result.latencies);
+            if first_error.is_none() {
+                first_error = result.first_error;
+            }
+        }
+        latencies.sort_unstable();
+        Outcome {
+            name,
+            successes: latencies.len() as u64,
+            errors,
+            first_error,
+            elapsed,
+            latencies,
+            limit: None,
         }
     }
-    results
+}
+
+/// What one connection did in one drive.
+struct Driven {
+    errors: u64,
+    first_error: Option<Failure>,
+    latencies: Vec<Duration>,
+}
+
+/// Runs every connection until `duration` has passed; hands the connections back, with
+/// what each did.
+async fn drive(
+    connections: Vec<Box<dyn Connection>>,
+    duration: Duration,
+) -> (Vec<Box<dyn Connection>>, Vec<Driven>) {
+    let deadline = Instant::now() + duration;
+    let tasks: Vec<_> = connections
+        .into_iter()
+        .map(|mut connection| {
+            tokio::spawn(async move {
+                let mut driven = Driven {
+                    errors: 0,
+                    first_error: None,
+                    latencies: Vec::new(),
+                };
+                while Instant::now() < deadline {
+                    let started = Instant::now();
+                    match connection.iterate().await {
+                        Ok(()) => driven.latencies.push(started.elapsed()),
+                        Err(failure) => {
+                            driven.errors += 1;
+                            driven.first_error.get_or_insert(failure);
+                        }
+                    }
+                }
+                (connection, driven)
+            })
+        })
+        .collect();
+    let mut connections = Vec::with_capacity(tasks.len());
+    let mut results = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        if let Ok((connection, driven)) = task.await {
+            connections.push(connection);
+            results.push(driven);
+        }
+    }
+    (connections, results)
 }

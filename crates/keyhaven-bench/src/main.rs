@@ -1,19 +1,32 @@
 //! `cargo run --release -p keyhaven-bench -- --scenario all`
 //!
 //! Starts Keyhaven on ephemeral ports over a fresh database (SQLite by default, or the
-//! PostgreSQL URL given), provisions a tenant and clients over gRPC, then drives each
-//! scenario over real HTTP connections and reports throughput and latency, next to the
-//! raw signing rate that bounds a token endpoint. Absolute figures depend on the
-//! machine; the fraction of the signing limit should not.
+//! PostgreSQL URL given), provisions a tenant, a service client, a user and a first-party
+//! web application over gRPC, then drives each scenario over real HTTP connections and
+//! reports throughput and latency, next to the limit the raw JOSE rates (signing and
+//! verifying with the server's own code, measured in the same run) put on it. The user's
+//! scenarios run in browsers with cookie jars of their own, one per connection, each
+//! signed in once through the sign-in page. Absolute figures depend on the machine; the
+//! fraction of the limit less so.
+//!
+//! The run fails if a scenario had no success at all; errors alone and timings never
+//! fail it.
 
+mod browser;
 mod load;
 mod provision;
 mod report;
 mod signing;
+mod user_flows;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
+
+use crate::browser::Browser;
+use crate::load::Outcome;
+use crate::signing::{Cost, Rates};
 
 #[derive(Debug, Parser)]
 #[command(about = "Keyhaven load benchmark")]
@@ -27,7 +40,8 @@ struct Args {
     /// Seconds of measurement per scenario (after a warm-up of a fifth of it).
     #[arg(long, default_value_t = 10)]
     seconds: u64,
-    /// A second or so per scenario: for CI, so the benchmark cannot rot.
+    /// A second or so per scenario: for CI, so the benchmark cannot rot. Timings are
+    /// never asserted; the run fails only if a scenario had no success at all.
     #[arg(long)]
     quick: bool,
     /// PostgreSQL URL of an empty database to run on instead of a fresh SQLite file.
@@ -39,7 +53,10 @@ struct Args {
 enum Scenario {
     All,
     ClientCredentials,
+    CodeFlow,
+    Refresh,
     Introspection,
+    Userinfo,
     Discovery,
     Jwks,
 }
@@ -47,7 +64,7 @@ enum Scenario {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     let duration = if args.quick {
-        Duration::from_millis(1500)
+        Duration::from_secs(1)
     } else {
         Duration::from_secs(args.seconds)
     };
@@ -67,49 +84,107 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         server_runtime.block_on(provision::start(data.path(), args.database_url.clone()))?;
     let target = load_runtime.block_on(provision::provision(&running))?;
 
-    let signing = signing::es256_rate(duration);
-    let mut rows = Vec::new();
+    // Measured while the server is idle, before any load.
+    let sample = (duration / 4).clamp(Duration::from_millis(250), Duration::from_secs(1));
+    let rates = signing::measure(sample)?;
+    let rows = load_runtime.block_on(run(&args, duration, &target, &rates))?;
+    report::print(&args_summary(&args, duration), &rates, &rows);
+    server_runtime.block_on(running.stop());
+
+    let dead: Vec<&str> = rows
+        .iter()
+        .filter(|row| row.successes == 0)
+        .map(|row| row.name)
+        .collect();
+    if !dead.is_empty() {
+        return Err(format!("no successful iteration in: {}", dead.join(", ")).into());
+    }
+    Ok(())
+}
+
+/// A scenario of the signed-in user, over the shared browsers.
+type UserFlow = fn(Arc<[Browser]>) -> Box<dyn load::Scenario>;
+
+/// Runs the selected scenarios one after another.
+async fn run(
+    args: &Args,
+    duration: Duration,
+    target: &provision::Target,
+    rates: &Rates,
+) -> Result<Vec<Outcome>, Box<dyn std::error::Error>> {
     let selected = |s: Scenario| args.scenario == Scenario::All || args.scenario == s;
+    let load = load::Load {
+        connections: args.connections,
+        duration,
+    };
     let client = load::http_client(args.connections)?;
+    let mut rows = Vec::new();
     if selected(Scenario::ClientCredentials) {
-        let request = target.client_credentials(&client);
+        let scenario = target.client_credentials(&client);
         rows.push(
-            load_runtime
-                .block_on(load::run(
-                    "client_credentials",
-                    args.connections,
-                    duration,
-                    request,
-                ))?
-                .limited_by(signing, 1.0),
+            load.run("client_credentials", &scenario)
+                .await
+                .limited_by(rates, Cost::ACCESS_TOKEN),
         );
     }
-    if selected(Scenario::Introspection) {
-        let token = load_runtime.block_on(target.issue_token(&client))?;
-        let request = target.introspection(&client, token);
-        rows.push(load_runtime.block_on(load::run(
-            "introspection",
+
+    // The user's scenarios share browsers, signed in once each.
+    let user_scenarios = [Scenario::CodeFlow, Scenario::Refresh, Scenario::Userinfo];
+    if user_scenarios.into_iter().any(selected) {
+        let browsers = user_flows::sign_in(
+            &target.issuer,
+            target.web.clone(),
+            &target.user,
             args.connections,
-            duration,
-            request,
-        ))?);
+        )
+        .await;
+        let flows: [(Scenario, &'static str, Cost, UserFlow); 3] = [
+            (
+                Scenario::CodeFlow,
+                "code_flow",
+                Cost::ACCESS_AND_ID_TOKEN,
+                |b| Box::new(user_flows::CodeFlow(b)),
+            ),
+            (
+                Scenario::Refresh,
+                "refresh",
+                Cost::ACCESS_AND_ID_TOKEN,
+                |b| Box::new(user_flows::Refresh(b)),
+            ),
+            (
+                Scenario::Userinfo,
+                "userinfo",
+                Cost::ACCESS_TOKEN_CHECK,
+                |b| Box::new(user_flows::Userinfo(b)),
+            ),
+        ];
+        for (_, name, cost, flow) in flows.into_iter().filter(|f| selected(f.0)) {
+            let outcome = match &browsers {
+                Ok(browsers) => load.run(name, flow(browsers.clone()).as_ref()).await,
+                Err(failure) => Outcome::not_run(name, failure.clone()),
+            };
+            rows.push(outcome.limited_by(rates, cost));
+        }
+    }
+
+    if selected(Scenario::Introspection) {
+        let token = target.issue_token(&client).await?;
+        let scenario = target.introspection(&client, token);
+        rows.push(
+            load.run("introspection", &scenario)
+                .await
+                .limited_by(rates, Cost::ACCESS_TOKEN_CHECK),
+        );
     }
     if selected(Scenario::Discovery) {
-        let request = target.get(&client, "/.well-known/openid-configuration");
-        rows.push(load_runtime.block_on(load::run(
-            "discovery",
-            args.connections,
-            duration,
-            request,
-        ))?);
+        let scenario = target.get(&client, "/.well-known/openid-configuration");
+        rows.push(load.run("discovery", &scenario).await);
     }
     if selected(Scenario::Jwks) {
-        let request = target.get(&client, "/oauth2/jwks");
-        rows.push(load_runtime.block_on(load::run("jwks", args.connections, duration, request))?);
+        let scenario = target.get(&client, "/oauth2/jwks");
+        rows.push(load.run("jwks", &scenario).await);
     }
-    report::print(&args_summary(&args, duration), signing, &rows);
-    server_runtime.block_on(running.stop());
-    Ok(())
+    Ok(rows)
 }
 
 fn args_summary(args: &Args, duration: Duration) -> String {

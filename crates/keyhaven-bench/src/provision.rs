@@ -1,12 +1,19 @@
 //! Start a server and give it what the scenarios need, through its public APIs only.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use keyhaven_proto::admin::v1 as pb;
 use keyhaven_server::{Config, Dependencies, Running};
 use tonic::metadata::MetadataValue;
 
+use crate::browser::{User, WebApp};
 use crate::load::Request;
+
+const USERNAME: &str = "bench-user";
+const PASSWORD: &str = "correct horse battery staple";
+/// Served by no one: the browsers stop at the redirect and read the code off it.
+const REDIRECT_URI: &str = "https://rp.example/cb";
 
 pub async fn start(
     data_dir: &Path,
@@ -22,11 +29,14 @@ pub async fn start(
     Ok(keyhaven_server::start(&config, Dependencies::default()).await?)
 }
 
-/// What the scenarios call.
+/// What the scenarios call: a service client of its own, and a user who signs in to a
+/// first-party web application.
 pub struct Target {
-    issuer: String,
+    pub issuer: String,
     client_id: String,
     secret: String,
+    pub web: Arc<WebApp>,
+    pub user: User,
 }
 
 pub async fn provision(running: &Running) -> Result<Target, Box<dyn std::error::Error>> {
@@ -57,6 +67,21 @@ pub async fn provision(running: &Running) -> Result<Target, Box<dyn std::error::
             ..Default::default()
         })
         .await?;
+    let mut users =
+        pb::user_service_client::UserServiceClient::with_interceptor(channel.clone(), auth.clone());
+    users
+        .create_user(pb::CreateUserRequest {
+            parent: "tenants/bench".into(),
+            user: Some(pb::User {
+                username: USERNAME.into(),
+                email: format!("{USERNAME}@example.com"),
+                given_name: "Bench".into(),
+                family_name: "User".into(),
+                ..Default::default()
+            }),
+            password: PASSWORD.into(),
+        })
+        .await?;
     let mut apps =
         pb::application_service_client::ApplicationServiceClient::with_interceptor(channel, auth);
     let created = apps
@@ -72,10 +97,45 @@ pub async fn provision(running: &Running) -> Result<Target, Box<dyn std::error::
         })
         .await?
         .into_inner();
+    let web = apps
+        .create_application(pb::CreateApplicationRequest {
+            parent: "tenants/bench".into(),
+            application: Some(pb::Application {
+                display_name: "Web application".into(),
+                r#type: pb::ApplicationType::Web as i32,
+                scopes: vec!["profile".into(), "email".into()],
+                // Signed-in users get a code at once, without a consent page.
+                first_party: true,
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await?
+        .into_inner();
+    let web_app = web.application.ok_or("no application in the answer")?;
+    apps.create_redirect_uri(pb::CreateRedirectUriRequest {
+        parent: web_app.name,
+        redirect_uri: Some(pb::RedirectUri {
+            uri: REDIRECT_URI.into(),
+            purpose: pb::RedirectUriPurpose::Callback as i32,
+            environment: pb::Environment::Production as i32,
+            ..Default::default()
+        }),
+    })
+    .await?;
     Ok(Target {
         issuer: format!("{}/t/bench", running.public_url),
         client_id: created.application.map(|a| a.client_id).unwrap_or_default(),
         secret: created.client_secret,
+        web: Arc::new(WebApp {
+            client_id: web_app.client_id,
+            secret: web.client_secret,
+            redirect_uri: REDIRECT_URI.into(),
+        }),
+        user: User {
+            username: USERNAME.into(),
+            password: PASSWORD.into(),
+        },
     })
 }
 
@@ -127,6 +187,10 @@ impl Target {
                 .post(&url)
                 .basic_auth(&id, Some(&secret))
                 .form(&[("token", token.as_str())])
+        })
+        .checked(|answer| match answer["active"].as_bool() {
+            Some(true) => Ok(()),
+            _ => Err(format!("the token is not active: {answer}")),
         })
     }
 

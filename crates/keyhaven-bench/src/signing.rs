@@ -1,30 +1,146 @@
-//! The limit a token endpoint is held against: how many ES256 signatures one thread
-//! makes per second, measured in the same run, with the server's own signing code.
+//! The limits the endpoints are held against: how many JWS signatures and verifications
+//! the machine makes per second with the server's own code (keys generated the way tenant
+//! keys are, signed and checked by `keyhaven_core::jose`), measured in the same run.
+//!
+//! Each operation is measured on one thread and on as many threads as the machine has
+//! cores, all at once: the server signs on every worker thread of its runtime, so the
+//! all-cores rate is the one an endpoint can at most reach, and the one limits use.
 
+use std::thread;
 use std::time::{Duration, Instant};
 
-use keyhaven_core::jose::{Signer, SigningAlgorithm};
+use keyhaven_core::jose::{Signer, SigningAlgorithm, Verifier};
 
-pub fn es256_rate(duration: Duration) -> f64 {
-    // A throwaway key, generated the way tenant keys are.
-    let Ok(key) = keyhaven_admin::keys::generate(SigningAlgorithm::Es256, "bench") else {
-        return f64::NAN;
+/// Operations per second of one thread and of every core at once.
+#[derive(Debug, Clone, Copy)]
+pub struct Rate {
+    pub one_thread: f64,
+    pub all_cores: f64,
+}
+
+/// The raw rates of the operations a request can need.
+#[derive(Debug, Clone, Copy)]
+pub struct Rates {
+    pub cores: usize,
+    pub es256_sign: Rate,
+    pub rs256_sign: Rate,
+    pub es256_verify: Rate,
+}
+
+/// What one request of a scenario costs in JOSE operations.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Cost {
+    pub es256_signs: u32,
+    pub rs256_signs: u32,
+    pub es256_verifies: u32,
+}
+
+impl Cost {
+    /// An access token (ES256).
+    pub const ACCESS_TOKEN: Cost = Cost {
+        es256_signs: 1,
+        rs256_signs: 0,
+        es256_verifies: 0,
     };
-    let Ok(signer) = Signer::from_pkcs8("bench", SigningAlgorithm::Es256, &key.pkcs8_der) else {
-        return f64::NAN;
+    /// An access token (ES256) and an ID token (RS256, the default ID token algorithm).
+    pub const ACCESS_AND_ID_TOKEN: Cost = Cost {
+        es256_signs: 1,
+        rs256_signs: 1,
+        es256_verifies: 0,
     };
-    let claims = serde_json::json!({
-        "iss": "http://127.0.0.1:8080/t/bench", "sub": "client", "aud": "http://127.0.0.1:8080/t/bench",
-        "exp": 2_000_000_000, "iat": 1_700_000_000, "jti": "0123456789abcdef0123456", "client_id": "client",
-    });
-    let start = Instant::now();
-    let mut count = 0u64;
-    while start.elapsed() < duration {
-        for _ in 0..64 {
-            if signer.sign("at+jwt", &claims).is_ok() {
-                count += 1;
-            }
-        }
+    /// An access token checked.
+    pub const ACCESS_TOKEN_CHECK: Cost = Cost {
+        es256_signs: 0,
+        rs256_signs: 0,
+        es256_verifies: 1,
+    };
+
+    /// Like `1 ES256 sign + 1 RS256 sign`.
+    pub fn describe(&self) -> String {
+        let parts: Vec<String> = [
+            (self.es256_signs, "ES256 sign"),
+            (self.rs256_signs, "RS256 sign"),
+            (self.es256_verifies, "ES256 verify"),
+        ]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect();
+        parts.join(" + ")
     }
+}
+
+impl Rates {
+    /// Requests per second that `cost` allows when every core does nothing else:
+    /// 1 / Σ (operations of a kind / all-cores rate of that kind). `None` for a request
+    /// that needs no operation, or if a rate could not be measured.
+    pub fn limit(&self, cost: Cost) -> Option<f64> {
+        let seconds = f64::from(cost.es256_signs) / self.es256_sign.all_cores
+            + f64::from(cost.rs256_signs) / self.rs256_sign.all_cores
+            + f64::from(cost.es256_verifies) / self.es256_verify.all_cores;
+        (seconds.is_finite() && seconds > 0.0).then(|| 1.0 / seconds)
+    }
+}
+
+/// Measures every operation for `duration` on one thread, then again on every core.
+pub fn measure(duration: Duration) -> Result<Rates, Box<dyn std::error::Error>> {
+    // Throwaway keys, generated the way tenant keys are.
+    let es256 = keyhaven_admin::keys::generate(SigningAlgorithm::Es256, "bench-ec")?;
+    let rs256 = keyhaven_admin::keys::generate(SigningAlgorithm::Rs256, "bench-rsa")?;
+    let es256_signer = Signer::from_pkcs8("bench-ec", SigningAlgorithm::Es256, &es256.pkcs8_der)?;
+    let rs256_signer = Signer::from_pkcs8("bench-rsa", SigningAlgorithm::Rs256, &rs256.pkcs8_der)?;
+    let es256_verifier = Verifier::from_jwk(&es256.public)?;
+
+    // Claims of the size the server signs.
+    let access = serde_json::json!({
+        "iss": "http://127.0.0.1:8080/t/bench", "aud": "http://127.0.0.1:8080/t/bench",
+        "sub": "0190d7a2-5b1c-7c3e-9f00-0123456789ab", "client_id": "client-0123456789abcdef",
+        "iat": 1_700_000_000, "exp": 2_000_000_000, "jti": "0123456789abcdef0123456",
+        "scope": "openid", "sid": "0190d7a2-5b1c-7c3e-9f00-0123456789ac",
+    });
+    let id = serde_json::json!({
+        "iss": "http://127.0.0.1:8080/t/bench", "aud": "client-0123456789abcdef",
+        "sub": "0190d7a2-5b1c-7c3e-9f00-0123456789ab", "iat": 1_700_000_000,
+        "exp": 2_000_000_000, "auth_time": 1_700_000_000, "nonce": "n-0S6_WzA2Mj0123456789",
+        "sid": "0190d7a2-5b1c-7c3e-9f00-0123456789ac", "at_hash": "77QmUPtjPfzWtF2AnpK9RQ",
+    });
+    let token = es256_signer.sign("at+jwt", &access)?;
+
+    let cores = thread::available_parallelism().map_or(1, usize::from);
+    let rate = |op: &(dyn Fn() -> bool + Sync)| Rate {
+        one_thread: ops_per_second(1, duration, op),
+        all_cores: ops_per_second(cores, duration, op),
+    };
+    Ok(Rates {
+        cores,
+        es256_sign: rate(&|| es256_signer.sign("at+jwt", &access).is_ok()),
+        rs256_sign: rate(&|| rs256_signer.sign("JWT", &id).is_ok()),
+        es256_verify: rate(&|| {
+            es256_verifier
+                .verify_with_header::<serde_json::Value>(&token)
+                .is_ok()
+        }),
+    })
+}
+
+/// Successful runs of `op` per second, on `threads` threads at once for `duration`.
+fn ops_per_second(threads: usize, duration: Duration, op: &(dyn Fn() -> bool + Sync)) -> f64 {
+    let start = Instant::now();
+    let count: u64 = thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut count = 0u64;
+                    while start.elapsed() < duration {
+                        for _ in 0..16 {
+                            count += u64::from(op());
+                        }
+                    }
+                    count
+                })
+            })
+            .collect();
+        workers.into_iter().filter_map(|w| w.join().ok()).sum()
+    });
     count as f64 / start.elapsed().as_secs_f64()
 }
