@@ -12,6 +12,7 @@ mod m20261123_000005_sessions_and_codes;
 mod m20261123_000006_refresh_tokens_and_revocations;
 mod m20261123_000007_sign_in_throttle;
 mod m20261123_000008_application_id_token_alg;
+mod m20261123_000009_session_lifetimes;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000006_refresh_tokens_and_revocations::Migration),
             Box::new(m20261123_000007_sign_in_throttle::Migration),
             Box::new(m20261123_000008_application_id_token_alg::Migration),
+            Box::new(m20261123_000009_session_lifetimes::Migration),
         ]
     }
 }

@@ -126,6 +126,7 @@ mod tests {
             used_at: None,
             retry_response: None,
             revoked_at: None,
+            device_id: None,
         }
     }
 

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use keyhaven_core::Timestamp;
 use keyhaven_core::authorize::{self, AuthorizationRequest, Situation, Step};
 use keyhaven_core::model::{Application, AuthorizationCode, PendingAuthorization, Session, Tenant};
-use keyhaven_store::{authorization_codes, authorization_requests};
+use keyhaven_store::{authorization_codes, authorization_requests, sessions};
 
 use crate::authorization_response;
 use crate::browser::{Browser, random_token};
@@ -16,8 +16,6 @@ use crate::error::PageError;
 use crate::pages;
 use crate::state::OAuthState;
 
-/// How long a browser session lasts after sign-in.
-pub const SESSION_LIFETIME: Duration = Duration::from_secs(12 * 60 * 60);
 /// How long the user has to get through the sign-in and consent pages.
 pub const PENDING_LIFETIME: Duration = Duration::from_secs(15 * 60);
 
@@ -47,6 +45,15 @@ pub async fn start(
         Step::IssueCode => {
             let (session, _) =
                 signed_in.ok_or_else(|| PageError::server("issuing without a session"))?;
+            // Single sign-on is use: the session's idle end moves on.
+            sessions::touch(
+                &state.store,
+                &tenant.id,
+                &session,
+                tenant.lifetimes.session_idle,
+                now,
+            )
+            .await?;
             return issue_code(state, tenant, app, &request, &session).await;
         }
         Step::SignIn => "login",
@@ -171,6 +178,8 @@ pub async fn issue_code(
         created_at: now,
     };
     authorization_codes::create(&state.store, &tenant.id, &record).await?;
+    // Whom a logout of this session concerns (back-channel logout, session listings).
+    sessions::record_application(&state.store, &tenant.id, &session.id, &app.id, now).await?;
     tracing::info!(client = %app.client_id, "authorization code issued");
     authorization_response::code(&request.reply_to(), code.expose(), &state.issuer(tenant))
 }

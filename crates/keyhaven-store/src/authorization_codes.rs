@@ -254,6 +254,8 @@ mod tests {
                 auth_time: NOW,
                 amr: vec!["pwd".into()],
                 expires_at: NOW.saturating_add(Duration::from_secs(3600)),
+                idle_expires_at: NOW.saturating_add(Duration::from_secs(3600)),
+                device_id: None,
             },
         )
         .await

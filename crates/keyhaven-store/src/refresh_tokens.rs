@@ -29,6 +29,9 @@ pub struct NewRefreshToken {
     pub access_jti: String,
     pub access_expires_at: Timestamp,
     pub expires_at: Timestamp,
+    /// The device the client named (`x-device-id`): a sign-out from that device
+    /// revokes its tokens only.
+    pub device_id: Option<String>,
 }
 
 /// Stores a new refresh token: the first of its family.
@@ -65,6 +68,7 @@ async fn insert(
         replaced_by: Set(None),
         retry_response: Set(None),
         revoked_at: Set(None),
+        device_id: Set(new.device_id.clone()),
     }
     .insert(db)
     .await
@@ -218,6 +222,7 @@ fn into_record(row: refresh_token::Model) -> Result<(RefreshToken, Option<String
         used_at: row.used_at.map(Timestamp::from_unix_millis),
         retry_response,
         revoked_at: row.revoked_at.map(Timestamp::from_unix_millis),
+        device_id: row.device_id,
     };
     Ok((record, row.replaced_by))
 }

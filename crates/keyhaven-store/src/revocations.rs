@@ -44,6 +44,16 @@ pub enum Reason {
     FamilyRevoked,
     /// The user was disabled or deleted: every session of theirs ended.
     UserDisabled,
+    /// RP-initiated logout (`end_session_endpoint`).
+    Logout,
+    /// The bearer sign-out API.
+    SignOut,
+    /// An administrator revoked the session (`SessionService.RevokeSession`).
+    SessionRevoked,
+    /// `SessionService.NativeSsoLogout`.
+    NativeSsoLogout,
+    /// Another user signed in in the same browser, replacing the session.
+    Replaced,
 }
 
 impl Reason {
@@ -54,6 +64,11 @@ impl Reason {
             Reason::RefreshReuse => "refresh_reuse",
             Reason::FamilyRevoked => "family_revoked",
             Reason::UserDisabled => "user_disabled",
+            Reason::Logout => "logout",
+            Reason::SignOut => "sign_out",
+            Reason::SessionRevoked => "session_revoked",
+            Reason::NativeSsoLogout => "native_sso_logout",
+            Reason::Replaced => "replaced",
         }
     }
 }

@@ -1,18 +1,32 @@
-//! Browser sessions of a tenant's users. The browser holds a secret whose digest is
-//! stored here; the session id is the `sid` of the tokens issued in the session.
+//! SSO sessions of a tenant's users. The browser holds a secret whose digest is stored
+//! here; the session id is the `sid` of the tokens issued in the session.
+//!
+//! Ending a session is one transaction: the session is marked ended, the refresh tokens
+//! issued in it are revoked, and a `session` revocation makes every access token carrying
+//! its `sid` invalid at once, on every replica (the endpoints that accept access tokens
+//! read `revocations`).
 //!
 //! Sign-ins are end-user activity, not control-plane mutations, so they write no audit
 //! event.
 
+use std::time::Duration;
+
 use keyhaven_core::model::{Session, TokenLifetimes};
 use keyhaven_core::opaque::OpaqueDigest;
-use keyhaven_core::{TenantId, Timestamp};
+use keyhaven_core::{ApplicationId, TenantId, Timestamp};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, QueryTrait, Set, TransactionTrait,
+};
 
-use crate::entities::{refresh_token, session};
+use crate::entities::{refresh_token, session, session_application};
 use crate::revocations::{self, Kind, Reason, Revocation};
-use crate::{Store, StoreError};
+use crate::{Page, PageRequest, Store, StoreError};
+
+/// A session's idle end is written at most this often: a busy session does not cost a
+/// write per request.
+const TOUCH_GRANULARITY: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone)]
 pub struct NewSession {
@@ -24,6 +38,8 @@ pub struct NewSession {
     pub auth_time: Timestamp,
     pub amr: Vec<String>,
     pub expires_at: Timestamp,
+    pub idle_expires_at: Timestamp,
+    pub device_id: Option<String>,
 }
 
 #[tracing::instrument(skip(store, new), fields(sid = %new.id))]
@@ -39,6 +55,8 @@ pub async fn create(
         auth_time: new.auth_time,
         amr: new.amr,
         expires_at: new.expires_at,
+        idle_expires_at: Some(new.idle_expires_at),
+        device_id: new.device_id,
         ended_at: None,
         created_at: new.auth_time,
     };
@@ -50,6 +68,8 @@ pub async fn create(
         auth_time: Set(session.auth_time.unix_millis()),
         amr: Set(session.amr.join(" ")),
         expires_at: Set(session.expires_at.unix_millis()),
+        idle_expires_at: Set(session.idle_expires_at.map(Timestamp::unix_millis)),
+        device_id: Set(session.device_id.clone()),
         ended_at: Set(None),
         created_at: Set(session.created_at.unix_millis()),
     }
@@ -57,6 +77,113 @@ pub async fn create(
     .await
     .map_err(StoreError::on_write("a session with this id"))?;
     Ok(session)
+}
+
+/// The same user signed in again in the same browser: the session keeps its `sid` (the
+/// applications' sessions stay attached to it) and gets a new cookie secret, a new
+/// `auth_time` and new ends. `None` if the session ended in the meantime.
+#[tracing::instrument(skip(store, secret, amr))]
+pub async fn reauthenticate(
+    store: &Store,
+    tenant: &TenantId,
+    id: &str,
+    secret: &OpaqueDigest,
+    auth_time: Timestamp,
+    amr: &[String],
+    lifetimes: &TokenLifetimes,
+) -> Result<Option<Session>, StoreError> {
+    let expires_at = auth_time.saturating_add(lifetimes.session_absolute);
+    let idle = Session::idle_end(auth_time, lifetimes.session_idle, expires_at);
+    let updated = session::Entity::update_many()
+        .col_expr(session::Column::SecretDigest, Expr::value(secret.as_str()))
+        .col_expr(
+            session::Column::AuthTime,
+            Expr::value(auth_time.unix_millis()),
+        )
+        .col_expr(session::Column::Amr, Expr::value(amr.join(" ")))
+        .col_expr(
+            session::Column::ExpiresAt,
+            Expr::value(expires_at.unix_millis()),
+        )
+        .col_expr(
+            session::Column::IdleExpiresAt,
+            Expr::value(idle.unix_millis()),
+        )
+        .filter(session::Column::TenantId.eq(tenant.as_str()))
+        .filter(session::Column::Id.eq(id))
+        .filter(session::Column::EndedAt.is_null())
+        .exec(&store.write)
+        .await?;
+    if updated.rows_affected == 0 {
+        return Ok(None);
+    }
+    find(&store.write, tenant, session::Column::Id.eq(id)).await
+}
+
+/// The session was used at `now` (an authorization served from it): its idle end moves
+/// on, never past its absolute end, written at most once a minute.
+pub async fn touch(
+    store: &Store,
+    tenant: &TenantId,
+    session: &Session,
+    idle: Duration,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let next = Session::idle_end(now, idle, session.expires_at);
+    let stale = session
+        .idle_expires_at
+        .is_none_or(|current| next >= current.saturating_add(TOUCH_GRANULARITY));
+    if !stale {
+        return Ok(());
+    }
+    session::Entity::update_many()
+        .col_expr(
+            session::Column::IdleExpiresAt,
+            Expr::value(next.unix_millis()),
+        )
+        .filter(session::Column::TenantId.eq(tenant.as_str()))
+        .filter(session::Column::Id.eq(session.id.as_str()))
+        .filter(session::Column::EndedAt.is_null())
+        .exec(&store.write)
+        .await?;
+    Ok(())
+}
+
+/// Records that `application` got tokens in the session (idempotent).
+pub async fn record_application(
+    store: &Store,
+    tenant: &TenantId,
+    session: &str,
+    application: &ApplicationId,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    session_application::Entity::insert(session_application::ActiveModel {
+        tenant_id: Set(tenant.to_string()),
+        session_id: Set(session.to_owned()),
+        application_id: Set(application.to_string()),
+        created_at: Set(now.unix_millis()),
+    })
+    .on_conflict_do_nothing()
+    .exec_without_returning(&store.write)
+    .await?;
+    Ok(())
+}
+
+/// The applications that got tokens in the session, in the order they first did.
+pub async fn applications_of(
+    store: &Store,
+    tenant: &TenantId,
+    session: &str,
+) -> Result<Vec<ApplicationId>, StoreError> {
+    Ok(session_application::Entity::find()
+        .filter(session_application::Column::TenantId.eq(tenant.as_str()))
+        .filter(session_application::Column::SessionId.eq(session))
+        .order_by_asc(session_application::Column::CreatedAt)
+        .all(&store.read)
+        .await?
+        .into_iter()
+        .map(|row| ApplicationId::new(row.application_id))
+        .collect())
 }
 
 /// The session whose cookie has this digest, live or not: the caller decides with
@@ -82,29 +209,103 @@ pub async fn get(
     find(&store.read, tenant, session::Column::Id.eq(id)).await
 }
 
-/// Ends a session (sign-out, or a new sign-in in the same browser). Returns whether a
-/// live session was ended.
+/// Which sessions a listing shows.
+#[derive(Debug, Clone, Default)]
+pub struct SessionFilter {
+    pub user_id: Option<String>,
+    /// Sessions in which this application got tokens.
+    pub application: Option<ApplicationId>,
+    /// Ended and expired sessions too (still stored until they are swept).
+    pub include_ended: bool,
+}
+
+/// Sessions of the tenant, newest id last (ids are random: the order is only stable).
+pub async fn list(
+    store: &Store,
+    tenant: &TenantId,
+    filter: &SessionFilter,
+    page: &PageRequest,
+    now: Timestamp,
+) -> Result<Page<Session>, StoreError> {
+    let mut query = session::Entity::find().filter(session::Column::TenantId.eq(tenant.as_str()));
+    if let Some(user) = &filter.user_id {
+        query = query.filter(session::Column::UserId.eq(user.as_str()));
+    }
+    if let Some(application) = &filter.application {
+        let sids = session_application::Entity::find()
+            .select_only()
+            .column(session_application::Column::SessionId)
+            .filter(session_application::Column::TenantId.eq(tenant.as_str()))
+            .filter(session_application::Column::ApplicationId.eq(application.as_str()))
+            .as_query()
+            .to_owned();
+        query = query.filter(session::Column::Id.in_subquery(sids));
+    }
+    if !filter.include_ended {
+        let now = now.unix_millis();
+        query = query
+            .filter(session::Column::EndedAt.is_null())
+            .filter(session::Column::ExpiresAt.gt(now))
+            .filter(
+                sea_orm::Condition::any()
+                    .add(session::Column::IdleExpiresAt.is_null())
+                    .add(session::Column::IdleExpiresAt.gt(now)),
+            );
+    }
+    if let Some(after) = &page.after {
+        query = query.filter(session::Column::Id.gt(after.as_str()));
+    }
+    let rows = query
+        .order_by_asc(session::Column::Id)
+        .limit(Page::<Session>::fetch_limit(page))
+        .all(&store.read)
+        .await?;
+    let sessions = rows.into_iter().map(into_record).collect();
+    Ok(Page::from_rows(sessions, page, |s: &Session| s.id.clone()))
+}
+
+/// What ending a session revoked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ended {
+    /// The session as it was before this call.
+    pub session: Session,
+    /// Whether this call ended it (false: it had ended before; revoking again is
+    /// harmless, and makes a retried logout complete what a failed one began).
+    pub ended_now: bool,
+    /// Refresh tokens of the session this call revoked.
+    pub refresh_tokens: u64,
+    /// Unexpired access tokens of the session known by `jti` (those issued with a refresh
+    /// token); every access token of the session is invalid, known or not.
+    pub access_tokens: u64,
+}
+
+/// Ends a session and revokes what was issued in it. `None` if the tenant has no such
+/// session.
 #[tracing::instrument(skip(store))]
 pub async fn end(
     store: &Store,
     tenant: &TenantId,
     id: &str,
+    reason: Reason,
     now: Timestamp,
-) -> Result<bool, StoreError> {
-    let ended = session::Entity::update_many()
-        .col_expr(session::Column::EndedAt, Expr::value(now.unix_millis()))
-        .filter(session::Column::TenantId.eq(tenant.as_str()))
-        .filter(session::Column::Id.eq(id))
-        .filter(session::Column::EndedAt.is_null())
-        .exec(&store.write)
-        .await?;
-    Ok(ended.rows_affected == 1)
+) -> Result<Option<Ended>, StoreError> {
+    let txn = store.write.begin().await?;
+    let Some(session) = find(&txn, tenant, session::Column::Id.eq(id)).await? else {
+        return Ok(None);
+    };
+    let (refresh_tokens, access_tokens) =
+        end_in(&txn, tenant, std::slice::from_ref(&session.id), reason, now).await?;
+    txn.commit().await?;
+    Ok(Some(Ended {
+        ended_now: session.ended_at.is_none(),
+        session,
+        refresh_tokens,
+        access_tokens,
+    }))
 }
 
-/// Ends every session of a user and revokes what was issued in them: their refresh
-/// tokens, and their access tokens by `sid` (which cover every token issued in a session
-/// until the longest access token lifetime has passed). Run in the transaction that
-/// disables or deletes the user. Returns how many sessions it ended.
+/// Ends every session of a user and revokes what was issued in them. Run in the
+/// transaction that disables or deletes the user. Returns how many sessions it ended.
 pub(crate) async fn end_all_of_user(
     txn: &impl ConnectionTrait,
     tenant: &TenantId,
@@ -123,34 +324,56 @@ pub(crate) async fn end_all_of_user(
     if live.is_empty() {
         return Ok(0);
     }
+    end_in(txn, tenant, &live, Reason::UserDisabled, now).await?;
+    Ok(live.len() as u64)
+}
+
+/// Marks `ids` ended (those not ended yet), revokes their refresh tokens, and records a
+/// `session` revocation for each, covering every access token issued in them until the
+/// longest access token lifetime has passed. Returns the refresh tokens revoked and the
+/// unexpired access tokens among those known by `jti`.
+async fn end_in(
+    txn: &impl ConnectionTrait,
+    tenant: &TenantId,
+    ids: &[String],
+    reason: Reason,
+    now: Timestamp,
+) -> Result<(u64, u64), StoreError> {
     session::Entity::update_many()
         .col_expr(session::Column::EndedAt, Expr::value(now.unix_millis()))
         .filter(session::Column::TenantId.eq(tenant.as_str()))
-        .filter(session::Column::Id.is_in(live.iter().map(String::as_str)))
+        .filter(session::Column::Id.is_in(ids.iter().map(String::as_str)))
+        .filter(session::Column::EndedAt.is_null())
         .exec(txn)
         .await?;
-    refresh_token::Entity::update_many()
+    let live_access_tokens = refresh_token::Entity::find()
+        .filter(refresh_token::Column::TenantId.eq(tenant.as_str()))
+        .filter(refresh_token::Column::SessionId.is_in(ids.iter().map(String::as_str)))
+        .filter(refresh_token::Column::AccessExpiresAt.gt(now.unix_millis()))
+        .count(txn)
+        .await?;
+    let revoked = refresh_token::Entity::update_many()
         .col_expr(
             refresh_token::Column::RevokedAt,
             Expr::value(now.unix_millis()),
         )
         .filter(refresh_token::Column::TenantId.eq(tenant.as_str()))
-        .filter(refresh_token::Column::UserId.eq(user_id))
+        .filter(refresh_token::Column::SessionId.is_in(ids.iter().map(String::as_str)))
         .filter(refresh_token::Column::RevokedAt.is_null())
         .exec(txn)
         .await?;
     let until = now.saturating_add(TokenLifetimes::MAX_ACCESS_TOKEN);
-    let revoked: Vec<Revocation> = live
+    let sessions: Vec<Revocation> = ids
         .iter()
         .map(|sid| Revocation {
             kind: Kind::Session,
             value: sid.clone(),
-            reason: Reason::UserDisabled,
+            reason,
             expires_at: until,
         })
         .collect();
-    revocations::insert(txn, tenant, &revoked, now).await?;
-    Ok(live.len() as u64)
+    revocations::insert(txn, tenant, &sessions, now).await?;
+    Ok((revoked.rows_affected, live_access_tokens))
 }
 
 async fn find(
@@ -179,6 +402,8 @@ fn into_record(row: session::Model) -> Session {
             .map(str::to_owned)
             .collect(),
         expires_at: Timestamp::from_unix_millis(row.expires_at),
+        idle_expires_at: row.idle_expires_at.map(Timestamp::from_unix_millis),
+        device_id: row.device_id,
         ended_at: row.ended_at.map(Timestamp::from_unix_millis),
         created_at: Timestamp::from_unix_millis(row.created_at),
     }

@@ -30,6 +30,8 @@ const UPDATABLE: &[&str] = &[
     "access_token_lifetime",
     "id_token_lifetime",
     "refresh_token_lifetime",
+    "session_idle_lifetime",
+    "session_absolute_lifetime",
 ];
 
 #[tonic::async_trait]
@@ -179,6 +181,12 @@ impl pb::tenant_service_server::TenantService for TenantApi {
                 if paths.contains(&"refresh_token_lifetime") {
                     t.lifetimes.refresh_token = lifetimes.refresh_token;
                 }
+                if paths.contains(&"session_idle_lifetime") {
+                    t.lifetimes.session_idle = lifetimes.session_idle;
+                }
+                if paths.contains(&"session_absolute_lifetime") {
+                    t.lifetimes.session_absolute = lifetimes.session_absolute;
+                }
             },
         )
         .await
@@ -225,7 +233,7 @@ fn lifetimes(
         &Option<prost_types::Duration>,
         Parse,
         &mut std::time::Duration,
-    ); 3] = [
+    ); 5] = [
         (
             "access_token_lifetime",
             &tenant.access_token_lifetime,
@@ -243,6 +251,18 @@ fn lifetimes(
             &tenant.refresh_token_lifetime,
             TokenLifetimes::refresh_token,
             &mut lifetimes.refresh_token,
+        ),
+        (
+            "session_idle_lifetime",
+            &tenant.session_idle_lifetime,
+            TokenLifetimes::session_idle,
+            &mut lifetimes.session_idle,
+        ),
+        (
+            "session_absolute_lifetime",
+            &tenant.session_absolute_lifetime,
+            TokenLifetimes::session_absolute,
+            &mut lifetimes.session_absolute,
         ),
     ];
     for (path, given, parse, slot) in fields {
@@ -277,6 +297,8 @@ impl TenantApi {
             access_token_lifetime: Some(convert::duration(t.lifetimes.access_token)),
             id_token_lifetime: Some(convert::duration(t.lifetimes.id_token)),
             refresh_token_lifetime: Some(convert::duration(t.lifetimes.refresh_token)),
+            session_idle_lifetime: Some(convert::duration(t.lifetimes.session_idle)),
+            session_absolute_lifetime: Some(convert::duration(t.lifetimes.session_absolute)),
             etag: convert::etag(t.version),
             create_time: Some(convert::timestamp(t.created_at)),
             update_time: Some(convert::timestamp(t.updated_at)),

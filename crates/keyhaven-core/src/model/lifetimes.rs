@@ -1,11 +1,15 @@
 use std::time::Duration;
 
-/// How long the tokens a tenant issues live.
+/// How long the tokens and the SSO sessions of a tenant live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TokenLifetimes {
     pub access_token: Duration,
     pub id_token: Duration,
     pub refresh_token: Duration,
+    /// A session unused for this long ends (used: an authorization served from it).
+    pub session_idle: Duration,
+    /// A session ends this long after sign-in, however much it is used.
+    pub session_absolute: Duration,
 }
 
 const MINUTE: u64 = 60;
@@ -18,6 +22,8 @@ impl Default for TokenLifetimes {
             access_token: Duration::from_secs(10 * MINUTE),
             id_token: Duration::from_secs(HOUR),
             refresh_token: Duration::from_secs(30 * DAY),
+            session_idle: Duration::from_secs(8 * HOUR),
+            session_absolute: Duration::from_secs(DAY),
         }
     }
 }
@@ -45,6 +51,14 @@ impl TokenLifetimes {
 
     pub fn refresh_token(seconds: i64) -> Result<Duration, LifetimeError> {
         bounded(seconds, HOUR, 365 * DAY)
+    }
+
+    pub fn session_idle(seconds: i64) -> Result<Duration, LifetimeError> {
+        bounded(seconds, 5 * MINUTE, 30 * DAY)
+    }
+
+    pub fn session_absolute(seconds: i64) -> Result<Duration, LifetimeError> {
+        bounded(seconds, 5 * MINUTE, 365 * DAY)
     }
 }
 
@@ -74,5 +88,8 @@ mod tests {
         assert!(TokenLifetimes::id_token(86_401).is_err());
         assert!(TokenLifetimes::refresh_token(3599).is_err());
         assert!(TokenLifetimes::refresh_token(365 * 86_400).is_ok());
+        assert!(TokenLifetimes::session_idle(299).is_err());
+        assert!(TokenLifetimes::session_idle(31 * 86_400).is_err());
+        assert!(TokenLifetimes::session_absolute(365 * 86_400).is_ok());
     }
 }

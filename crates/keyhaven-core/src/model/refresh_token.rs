@@ -27,4 +27,6 @@ pub struct RefreshToken {
     /// `keyhaven_core::refresh`), kept for the retry window.
     pub retry_response: Option<Vec<u8>>,
     pub revoked_at: Option<Timestamp>,
+    /// The device the client named at the token request (`x-device-id`).
+    pub device_id: Option<String>,
 }

@@ -17,11 +17,12 @@ use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{Html, IntoResponse, Response};
 use axum_extra::extract::cookie::CookieJar;
-use keyhaven_core::model::{Application, PendingAuthorization, Tenant, User};
+use keyhaven_core::model::{Application, PendingAuthorization, Session, Tenant, User};
 use keyhaven_core::opaque;
 use keyhaven_core::password::{Password, PasswordHash};
 use keyhaven_core::throttle::{Admission, ThrottleKey, Wait};
 use keyhaven_core::username::Username;
+use keyhaven_store::revocations::Reason;
 use keyhaven_store::sessions::{self, NewSession};
 use keyhaven_store::{applications, authorization_requests, sign_in_throttle, users};
 use serde::Deserialize;
@@ -167,24 +168,50 @@ pub async fn submit(
         };
         sign_in_throttle::succeeded(&state.store, &tenant.id, &keys, &admitted).await?;
         let now = state.now();
-        // A new sign-in replaces whatever session this browser had: new secret, new sid.
-        if let Some((old, _)) = browser.session(&state, &tenant, now).await? {
-            sessions::end(&state.store, &tenant.id, &old.id, now).await?;
-        }
+        // Every sign-in gets a new cookie secret (no fixation). The same user signing in
+        // again keeps the session's sid, so the applications' sessions stay attached to
+        // it; another user replaces the session, which is then logged out.
         let secret = random_token(&state);
-        let session = sessions::create(
-            &state.store,
-            &tenant.id,
-            NewSession {
-                id: state.random_id(),
-                user_id: user.id.clone(),
-                secret: secret.digest(),
-                auth_time: now,
-                amr: vec!["pwd".to_owned()],
-                expires_at: now.saturating_add(flow::SESSION_LIFETIME),
-            },
-        )
-        .await?;
+        let amr = vec!["pwd".to_owned()];
+        let lifetimes = &tenant.lifetimes;
+        let mut session = None;
+        if let Some((old, _)) = browser.session(&state, &tenant, now).await? {
+            if old.user_id == user.id {
+                session = sessions::reauthenticate(
+                    &state.store,
+                    &tenant.id,
+                    &old.id,
+                    &secret.digest(),
+                    now,
+                    &amr,
+                    lifetimes,
+                )
+                .await?;
+            } else {
+                sessions::end(&state.store, &tenant.id, &old.id, Reason::Replaced, now).await?;
+            }
+        }
+        let session = match session {
+            Some(session) => session,
+            None => {
+                let expires_at = now.saturating_add(lifetimes.session_absolute);
+                sessions::create(
+                    &state.store,
+                    &tenant.id,
+                    NewSession {
+                        id: state.random_id(),
+                        user_id: user.id.clone(),
+                        secret: secret.digest(),
+                        auth_time: now,
+                        amr,
+                        expires_at,
+                        idle_expires_at: Session::idle_end(now, lifetimes.session_idle, expires_at),
+                        device_id: None,
+                    },
+                )
+                .await?
+            }
+        };
         browser.set_session(&secret);
         tracing::info!(sid = %session.id, "signed in");
         let response = flow::after_sign_in(&state, &tenant, &app, &pending, &session).await?;

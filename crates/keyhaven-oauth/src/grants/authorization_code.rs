@@ -70,6 +70,7 @@ pub async fn grant(
             nonce: record.nonce.clone(),
             // The family is named after the code: a replay of the code finds it.
             family_id: record.digest.as_str(),
+            device_id: None,
         },
         access_jti,
         now,

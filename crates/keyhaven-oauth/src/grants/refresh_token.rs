@@ -116,6 +116,7 @@ async fn rotate(
             auth_time: token.auth_time,
             nonce: None,
             family_id: &token.family_id,
+            device_id: token.device_id.clone(),
         },
         state.random_id(),
         now,

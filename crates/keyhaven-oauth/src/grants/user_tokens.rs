@@ -26,6 +26,9 @@ pub struct UserGrant<'a> {
     /// Only on the code exchange: a refreshed ID token carries none (OIDC Core §12.2).
     pub nonce: Option<String>,
     pub family_id: &'a str,
+    /// The device the client named at the token request (`x-device-id`), or the one its
+    /// refresh token was bound to.
+    pub device_id: Option<String>,
 }
 
 pub struct Issued {
@@ -100,6 +103,7 @@ pub async fn issue(
             access_jti,
             access_expires_at,
             expires_at: now.saturating_add(tenant.lifetimes.refresh_token),
+            device_id: grant.device_id,
         })
     } else {
         None

@@ -13,6 +13,7 @@ pub mod refresh_token;
 pub mod request_id;
 pub mod revocation;
 pub mod session;
+pub mod session_application;
 pub mod sign_in_throttle;
 pub mod signing_key;
 pub mod tenant;

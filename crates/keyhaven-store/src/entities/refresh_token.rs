@@ -22,6 +22,8 @@ pub struct Model {
     /// base64url of the sealed answer to the rotation.
     pub retry_response: Option<String>,
     pub revoked_at: Option<i64>,
+    /// The device the client named at the token request (`x-device-id`), if any.
+    pub device_id: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -14,6 +14,8 @@ pub struct Model {
     /// Space-delimited RFC 8176 values.
     pub amr: String,
     pub expires_at: i64,
+    pub idle_expires_at: Option<i64>,
+    pub device_id: Option<String>,
     pub ended_at: Option<i64>,
     pub created_at: i64,
 }

@@ -12,6 +12,8 @@ pub struct Model {
     pub access_token_ttl_seconds: i64,
     pub id_token_ttl_seconds: i64,
     pub refresh_token_ttl_seconds: i64,
+    pub session_idle_seconds: i64,
+    pub session_absolute_seconds: i64,
     pub version: i64,
     pub created_at: i64,
     pub updated_at: i64,
