@@ -274,6 +274,10 @@ impl TestApp {
             drain_timeout_seconds: 10,
             ..Config::default()
         };
+        TestApp::start_with(config, database, clock).await
+    }
+
+    async fn start_with(config: Config, database: Database, clock: Arc<TestClock>) -> TestApp {
         keyhaven_server::telemetry::init_for_tests();
         let deps = Dependencies {
             clock: clock.clone(),
@@ -303,6 +307,41 @@ impl TestApp {
             root_token,
             channel,
         }
+    }
+
+    /// A second replica on the same database, as a deployment runs them: its own data
+    /// directory and listeners, the configured key-encryption key and public URL of the
+    /// first (replicas share them: the key opens the signing keys, the URL is the
+    /// issuer), the same clock. Its `public_url` is its own listener, where the test
+    /// reaches it. Stopping it leaves the database to the first.
+    pub async fn start_replica(&self) -> TestApp {
+        let kek = std::fs::read_to_string(
+            self.database
+                .data_dir()
+                .join(keyhaven_server::kek::KEK_FILE),
+        )
+        .expect("the first replica's key-encryption key");
+        let database = Database {
+            url: self.database.url.clone(),
+            dir: tempfile::tempdir().expect("temp dir"),
+            postgres: None,
+        };
+        let config = Config {
+            data_dir: database.data_dir().to_path_buf(),
+            database_url: Some(database.url.clone()),
+            admin_addr: "127.0.0.1:0".parse().expect("addr"),
+            public_addr: "127.0.0.1:0".parse().expect("addr"),
+            key_encryption_key: Some(kek.trim().to_owned()),
+            // Replicas sit behind one public URL: the issuer is the same at each.
+            public_url: Some(self.public_url.clone()),
+            drain_timeout_seconds: 10,
+            ..Config::default()
+        };
+        let mut replica = TestApp::start_with(config, database, self.clock.clone()).await;
+        replica.root_token = self.root_token.clone();
+        // The test reaches this replica on its own listener, as the load balancer would.
+        replica.public_url = format!("http://{}", replica.running.public_addr);
+        replica
     }
 
     /// Stops the server and keeps the database, for a restart.
@@ -386,6 +425,16 @@ impl TestApp {
         token: Option<&str>,
     ) -> pb::signing_key_service_client::SigningKeyServiceClient<Authed> {
         pb::signing_key_service_client::SigningKeyServiceClient::with_interceptor(
+            self.channel(),
+            Self::bearer(token),
+        )
+    }
+
+    pub fn sessions(
+        &self,
+        token: Option<&str>,
+    ) -> pb::session_service_client::SessionServiceClient<Authed> {
+        pb::session_service_client::SessionServiceClient::with_interceptor(
             self.channel(),
             Self::bearer(token),
         )

@@ -13,6 +13,8 @@ mod m20261123_000006_refresh_tokens_and_revocations;
 mod m20261123_000007_sign_in_throttle;
 mod m20261123_000008_application_id_token_alg;
 mod m20261123_000009_session_lifetimes;
+mod m20261123_000010_native_sso;
+mod m20261123_000011_backchannel_logout;
 
 pub struct Migrator;
 
@@ -27,6 +29,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000007_sign_in_throttle::Migration),
             Box::new(m20261123_000008_application_id_token_alg::Migration),
             Box::new(m20261123_000009_session_lifetimes::Migration),
+            Box::new(m20261123_000010_native_sso::Migration),
+            Box::new(m20261123_000011_backchannel_logout::Migration),
         ]
     }
 }

@@ -156,7 +156,12 @@ async fn discovery_describes_the_tenant_issuer_and_its_endpoints(backend: Backen
     // Stated explicitly: a client reads a missing field as the spec's default.
     assert_eq!(
         doc["grant_types_supported"],
-        serde_json::json!(["authorization_code", "refresh_token", "client_credentials"])
+        serde_json::json!([
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+            "urn:ietf:params:oauth:grant-type:token-exchange"
+        ])
     );
     assert_eq!(doc["response_types_supported"], serde_json::json!(["code"]));
     assert_eq!(

@@ -5,7 +5,8 @@ use std::time::Duration;
 use keyhaven_core::jose::SigningAlgorithm;
 use keyhaven_core::model::Application;
 use keyhaven_core::{
-    ApplicationType, Environment, EnvironmentSet, Invalid, RedirectPurpose, Timestamp,
+    ApplicationType, BackchannelLogoutUri, Environment, EnvironmentSet, Invalid, RedirectPurpose,
+    Timestamp,
 };
 use keyhaven_proto::admin::v1 as pb;
 
@@ -150,6 +151,16 @@ pub fn application_type(raw: i32) -> Result<ApplicationType, String> {
         Ok(pb::ApplicationType::Unspecified) => Err(format!("is required: {expected}")),
         Err(_) => Err(format!("unknown value {raw}; expected {expected}")),
     }
+}
+
+/// An application's `backchannel_logout_uri`; empty registers none.
+pub fn backchannel_logout_uri(raw: &str) -> Result<Option<BackchannelLogoutUri>, String> {
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    BackchannelLogoutUri::parse(raw)
+        .map(Some)
+        .map_err(|e| e.to_string())
 }
 
 /// An application's `id_token_signed_response_alg` by its exact JWS name; empty takes

@@ -39,6 +39,7 @@ pub const SERVICE_NAMES: &[&str] = &[
     "keyhaven.admin.v1.AuditService",
     "keyhaven.admin.v1.UserService",
     "keyhaven.admin.v1.SigningKeyService",
+    "keyhaven.admin.v1.SessionService",
 ];
 
 pub async fn control_plane(
@@ -75,6 +76,11 @@ pub async fn control_plane(
             services::signing_key::SigningKeyApi,
         >>()
         .await;
+    health
+        .set_serving::<pb::session_service_server::SessionServiceServer<
+            services::session::SessionApi,
+        >>()
+        .await;
 
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
@@ -106,6 +112,9 @@ pub async fn control_plane(
         ))
         .add_service(pb::user_service_server::UserServiceServer::new(
             services::user::UserApi::new(state.clone()),
+        ))
+        .add_service(pb::session_service_server::SessionServiceServer::new(
+            services::session::SessionApi::new(state.clone()),
         ))
         .add_service(
             pb::signing_key_service_server::SigningKeyServiceServer::new(

@@ -115,6 +115,44 @@ impl UserName {
     }
 }
 
+/// `tenants/{tenant}/sessions/{sid}`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionName {
+    pub tenant: Slug,
+    pub id: String,
+}
+
+impl SessionName {
+    pub fn parse(field: &str, raw: &str) -> Result<Self, AdminError> {
+        let invalid = || {
+            AdminError::invalid(
+                field,
+                format!(
+                    "must be a resource name of the form tenants/{{tenant}}/sessions/{{sid}} (got {raw:?})"
+                ),
+            )
+        };
+        match raw.split('/').collect::<Vec<_>>().as_slice() {
+            ["tenants", tenant, "sessions", id] => Ok(Self {
+                tenant: Slug::parse(tenant).map_err(|_| invalid())?,
+                id: session_id(id).ok_or_else(invalid)?,
+            }),
+            _ => Err(invalid()),
+        }
+    }
+}
+
+/// A `sid` as Keyhaven issues them: up to 128 URL-safe characters. Anything else cannot
+/// name a session, so it is refused before a lookup.
+pub fn session_id(raw: &str) -> Option<String> {
+    let ok = !raw.is_empty()
+        && raw.len() <= 128
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    ok.then(|| raw.to_owned())
+}
+
 /// The owner of management tokens: an organization or one tenant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenParent {
@@ -209,5 +247,23 @@ mod tests {
             TokenParent::Organization(Slug::parse("default").expect("slug"))
         );
         assert!(TokenName::parse("name", "tenants/acme/managementTokens/").is_err());
+    }
+
+    #[test]
+    fn session_names_carry_a_sid_as_keyhaven_issues_them() {
+        let name = SessionName::parse("name", "tenants/acme/sessions/q3-Z_x9").expect("valid");
+        assert_eq!(
+            (name.tenant.as_str(), name.id.as_str()),
+            ("acme", "q3-Z_x9")
+        );
+        for bad in [
+            "tenants/acme/sessions/",
+            "tenants/acme/sessions/a b",
+            "tenants/acme/sessions/a/b",
+            "tenants/acme/users/u1",
+        ] {
+            assert!(SessionName::parse("name", bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(session_id(&"x".repeat(129)), None);
     }
 }

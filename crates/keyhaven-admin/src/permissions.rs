@@ -74,6 +74,10 @@ pub const RPCS: &[Rpc] = &[
     write("UserService.SetPassword", UsersWrite),
     read("SigningKeyService.ListSigningKeys", SigningKeysRead),
     write("SigningKeyService.RotateSigningKey", SigningKeysWrite),
+    read("SessionService.ListSessions", SessionsRead),
+    read("SessionService.GetSession", SessionsRead),
+    write("SessionService.RevokeSession", SessionsWrite),
+    write("SessionService.NativeSsoLogout", SessionsWrite),
 ];
 
 pub const PACKAGE: &str = "keyhaven.admin.v1";

@@ -143,6 +143,10 @@ pub struct CreateArgs {
     /// supports)
     #[arg(long, value_name = "ALG", value_parser = ID_TOKEN_ALGS)]
     pub id_token_signed_response_alg: Option<String>,
+    /// Let a native application take part in Native SSO (scope device_sso and the
+    /// token-exchange grant)
+    #[arg(long)]
+    pub native_sso: bool,
     /// Any id of your choosing: retrying a create with the same id returns the
     /// application created the first time (without its secret)
     #[arg(long, value_name = "ID")]
@@ -176,6 +180,9 @@ pub struct UpdateArgs {
     /// What its ID tokens are signed with
     #[arg(long, value_name = "ALG", value_parser = ID_TOKEN_ALGS)]
     pub id_token_signed_response_alg: Option<String>,
+    /// Whether a native application takes part in Native SSO
+    #[arg(long, value_name = "true|false")]
+    pub native_sso: Option<bool>,
     /// Switch an environment off for this application; repeat for more. Replaces the
     /// current list: environments not named are switched back on
     #[arg(long = "disable-env", value_name = "ENV")]
@@ -314,6 +321,7 @@ fn create_request(args: CreateArgs) -> CreateApplicationRequest {
             allowed_origins: args.allowed_origins,
             allow_code_without_pkce: args.allow_code_without_pkce,
             id_token_signed_response_alg: args.id_token_signed_response_alg.unwrap_or_default(),
+            native_sso: args.native_sso,
             ..Application::default()
         }),
         request_id: args.request_id.unwrap_or_default(),
@@ -362,6 +370,7 @@ fn update_request(args: UpdateArgs) -> Result<UpdateApplicationRequest, CliError
             &mut application.allow_code_without_pkce,
             "allow_code_without_pkce",
         ),
+        (args.native_sso, &mut application.native_sso, "native_sso"),
     ];
     for (given, field, path) in flags {
         if let Some(value) = given {
@@ -381,7 +390,7 @@ fn update_request(args: UpdateArgs) -> Result<UpdateApplicationRequest, CliError
         return Err(CliError::Usage(
             "nothing to update: give at least one of --display-name, --grant-type, --scope, \
              --first-party, --allowed-origin, --allow-code-without-pkce, \
-             --id-token-signed-response-alg, --disable-env, --enable-all-envs"
+             --id-token-signed-response-alg, --native-sso, --disable-env, --enable-all-envs"
                 .to_owned(),
         ));
     }
@@ -432,6 +441,11 @@ pub(crate) fn record(application: &Application) -> Record {
         .detail(
             "id_token_signed_response_alg",
             application.id_token_signed_response_alg.as_str(),
+        )
+        .detail("native_sso", application.native_sso)
+        .detail(
+            "backchannel_logout_uri",
+            application.backchannel_logout_uri.as_str(),
         )
         .detail("etag", application.etag.as_str())
         .field("create_time", Value::time(application.create_time.as_ref()))

@@ -21,6 +21,7 @@ mod org;
 mod output;
 mod paging;
 mod redirect_uri;
+mod session;
 mod tenant;
 mod token;
 mod user;
@@ -46,6 +47,9 @@ pub enum AdminCommand {
     /// Redirect URIs of an application
     #[command(subcommand)]
     RedirectUri(redirect_uri::RedirectUriCommand),
+    /// Sign-in sessions of a tenant's users: list them, end them
+    #[command(subcommand)]
+    Session(session::SessionCommand),
     /// Management tokens: the bearer tokens of this admin API
     #[command(subcommand)]
     Token(token::TokenCommand),
@@ -64,6 +68,7 @@ pub async fn run(connection: &Connection, command: AdminCommand) -> Result<(), C
         AdminCommand::User(command) => user::run(connection, command).await,
         AdminCommand::App(command) => app::run(connection, command).await,
         AdminCommand::RedirectUri(command) => redirect_uri::run(connection, command).await,
+        AdminCommand::Session(command) => session::run(connection, command).await,
         AdminCommand::Token(command) => token::run(connection, command).await,
         AdminCommand::Audit(command) => audit::run(connection, command).await,
     }

@@ -67,6 +67,13 @@ pub struct CreateArgs {
     /// Lifetime of refresh tokens, 1h to 365d (default 30d)
     #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
     pub refresh_token_lifetime: Option<Duration>,
+    /// A sign-in session unused for this long ends, 5m to 30d (default 8h)
+    #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
+    pub session_idle_lifetime: Option<Duration>,
+    /// A sign-in session ends this long after sign-in however it is used, 5m to 365d
+    /// (default 24h)
+    #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
+    pub session_absolute_lifetime: Option<Duration>,
     /// Any id of your choosing, up to 64 characters: retrying a create with the same id
     /// returns the tenant created the first time instead of failing or creating another
     #[arg(long, value_name = "ID")]
@@ -96,6 +103,12 @@ pub struct UpdateArgs {
     /// Lifetime of refresh tokens, 1h to 365d
     #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
     pub refresh_token_lifetime: Option<Duration>,
+    /// A sign-in session unused for this long ends, 5m to 30d
+    #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
+    pub session_idle_lifetime: Option<Duration>,
+    /// A sign-in session ends this long after sign-in however it is used, 5m to 365d
+    #[arg(long, value_name = "DURATION", value_parser = duration::parse)]
+    pub session_absolute_lifetime: Option<Duration>,
     /// Fail with ABORTED unless this is the tenant's current etag (from `tenant get`)
     #[arg(long)]
     pub etag: Option<String>,
@@ -172,6 +185,8 @@ fn create_request(args: CreateArgs) -> CreateTenantRequest {
             access_token_lifetime: args.access_token_lifetime.map(duration::to_proto),
             id_token_lifetime: args.id_token_lifetime.map(duration::to_proto),
             refresh_token_lifetime: args.refresh_token_lifetime.map(duration::to_proto),
+            session_idle_lifetime: args.session_idle_lifetime.map(duration::to_proto),
+            session_absolute_lifetime: args.session_absolute_lifetime.map(duration::to_proto),
             ..Tenant::default()
         }),
         request_id: args.request_id.unwrap_or_default(),
@@ -215,6 +230,16 @@ fn update_request(args: UpdateArgs) -> Result<UpdateTenantRequest, CliError> {
             &mut tenant.refresh_token_lifetime,
             "refresh_token_lifetime",
         ),
+        (
+            args.session_idle_lifetime,
+            &mut tenant.session_idle_lifetime,
+            "session_idle_lifetime",
+        ),
+        (
+            args.session_absolute_lifetime,
+            &mut tenant.session_absolute_lifetime,
+            "session_absolute_lifetime",
+        ),
     ];
     for (given, field, path) in lifetimes {
         if let Some(lifetime) = given {
@@ -226,7 +251,7 @@ fn update_request(args: UpdateArgs) -> Result<UpdateTenantRequest, CliError> {
         return Err(CliError::Usage(
             "nothing to update: give at least one of --display-name, --disable-env, \
              --enable-all-envs, --access-token-lifetime, --id-token-lifetime, \
-             --refresh-token-lifetime"
+             --refresh-token-lifetime, --session-idle-lifetime, --session-absolute-lifetime"
                 .to_owned(),
         ));
     }
@@ -261,6 +286,14 @@ pub(crate) fn record(tenant: &Tenant) -> Record {
         .detail(
             "refresh_token_lifetime",
             Value::duration(tenant.refresh_token_lifetime.as_ref()),
+        )
+        .detail(
+            "session_idle_lifetime",
+            Value::duration(tenant.session_idle_lifetime.as_ref()),
+        )
+        .detail(
+            "session_absolute_lifetime",
+            Value::duration(tenant.session_absolute_lifetime.as_ref()),
         )
         .detail("etag", tenant.etag.as_str())
         .field("create_time", Value::time(tenant.create_time.as_ref()))
@@ -357,6 +390,31 @@ mod tests {
         );
         let tenant = request.ok().and_then(|r| r.tenant).unwrap_or_default();
         assert!(tenant.disabled_environments.is_empty());
+    }
+
+    #[test]
+    fn session_lifetimes_are_updated_under_their_own_mask_paths() {
+        let request = update(&[
+            "acme",
+            "--session-idle-lifetime",
+            "30m",
+            "--session-absolute-lifetime",
+            "12h",
+        ]);
+        let mask = request.as_ref().ok().and_then(|r| r.update_mask.clone());
+        assert_eq!(
+            mask.map(|m| m.paths),
+            Some(vec![
+                "session_idle_lifetime".to_owned(),
+                "session_absolute_lifetime".to_owned()
+            ])
+        );
+        let tenant = request.ok().and_then(|r| r.tenant).unwrap_or_default();
+        assert_eq!(tenant.session_idle_lifetime.map(|d| d.seconds), Some(1800));
+        assert_eq!(
+            tenant.session_absolute_lifetime.map(|d| d.seconds),
+            Some(12 * 3600)
+        );
     }
 
     #[test]

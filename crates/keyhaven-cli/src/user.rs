@@ -244,6 +244,25 @@ async fn resolve(
     }
 }
 
+/// The resource name of a user given as `tenants/<tenant>/users/<id>` or as a username
+/// of `tenant`, for the commands of other resources that filter by user.
+pub(crate) async fn resource_name(
+    connection: &Connection,
+    tenant: &str,
+    user: &str,
+) -> Result<String, CliError> {
+    let target = UserRef {
+        user: user.to_owned(),
+        tenant: Some(tenant.to_owned()),
+    }
+    .target()?;
+    if let Target::Name(name) = target {
+        return Ok(name);
+    }
+    let mut client = UserServiceClient::new(connection.connect().await?);
+    resolve(&mut client, target).await
+}
+
 /// UserService has no lookup by username, so this pages through the tenant's users until
 /// one matches (usernames are stored lowercased, so the match ignores ASCII case).
 async fn find_by_username(

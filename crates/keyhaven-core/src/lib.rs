@@ -5,17 +5,21 @@
 
 pub mod application;
 pub mod authorize;
+pub mod backchannel_logout_uri;
+pub mod device_id;
 pub mod display_name;
 pub mod entropy;
 pub mod environment;
 pub mod ids;
 pub mod jose;
 pub mod kek;
+pub mod logout;
 pub mod model;
 pub mod opaque;
 pub mod password;
 pub mod permission;
 pub mod pkce;
+pub mod post_logout;
 pub mod redirect_uri;
 pub mod refresh;
 pub mod scope;
@@ -27,6 +31,8 @@ pub mod username;
 pub mod validation;
 
 pub use application::{AllowedOrigin, ApplicationType, ClientId, GrantType, GrantTypes};
+pub use backchannel_logout_uri::BackchannelLogoutUri;
+pub use device_id::DeviceId;
 pub use display_name::DisplayName;
 pub use entropy::Entropy;
 pub use environment::{Environment, EnvironmentSet};

@@ -18,10 +18,12 @@ pub enum Permission {
     UsersWrite,
     SigningKeysRead,
     SigningKeysWrite,
+    SessionsRead,
+    SessionsWrite,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 12] = [
+    pub const ALL: [Permission; 14] = [
         Self::OrganizationsRead,
         Self::TenantsRead,
         Self::TenantsWrite,
@@ -34,6 +36,8 @@ impl Permission {
         Self::UsersWrite,
         Self::SigningKeysRead,
         Self::SigningKeysWrite,
+        Self::SessionsRead,
+        Self::SessionsWrite,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -50,6 +54,8 @@ impl Permission {
             Self::UsersWrite => "users.write",
             Self::SigningKeysRead => "signing_keys.read",
             Self::SigningKeysWrite => "signing_keys.write",
+            Self::SessionsRead => "sessions.read",
+            Self::SessionsWrite => "sessions.write",
         }
     }
 

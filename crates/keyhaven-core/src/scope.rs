@@ -103,6 +103,12 @@ impl ScopeSet {
         Ok(requested)
     }
 
+    /// The set without `scope`.
+    pub fn without(mut self, scope: &str) -> Self {
+        self.0.retain(|s| s.as_str() != scope);
+        self
+    }
+
     pub fn to_delimited(&self) -> String {
         self.0
             .iter()

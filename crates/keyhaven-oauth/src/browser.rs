@@ -73,6 +73,18 @@ impl Browser {
         self.set(SESSION_COOKIE, secret.expose());
     }
 
+    /// Expires the session cookie with the attributes it was set with, so the browser
+    /// drops exactly that cookie (only sent when the browser presented one).
+    pub fn clear_session(&mut self) {
+        let cookie = Cookie::build((SESSION_COOKIE, ""))
+            .path(self.path.clone())
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .secure(self.secure)
+            .build();
+        self.jar = std::mem::take(&mut self.jar).remove(cookie);
+    }
+
     fn set(&mut self, name: &'static str, value: &str) {
         let cookie = Cookie::build((name, value.to_owned()))
             .path(self.path.clone())

@@ -17,6 +17,8 @@ pub enum ErrorCode {
     UnauthorizedClient,
     UnsupportedGrantType,
     InvalidScope,
+    /// RFC 8693 §2.2.2: the requested audience or resource is not one we issue for.
+    InvalidTarget,
     ServerError,
     /// Not an OAuth error: the tenant in the path does not exist.
     NotFound,
@@ -31,6 +33,7 @@ impl ErrorCode {
             Self::UnauthorizedClient => "unauthorized_client",
             Self::UnsupportedGrantType => "unsupported_grant_type",
             Self::InvalidScope => "invalid_scope",
+            Self::InvalidTarget => "invalid_target",
             Self::ServerError => "server_error",
             Self::NotFound => "not_found",
         }
@@ -125,5 +128,7 @@ pub fn no_store(response: &mut Response) {
 // The browser pages' and the Bearer endpoints' failures, translated here too.
 mod bearer;
 mod page;
+mod signout;
 pub use bearer::BearerError;
 pub use page::PageError;
+pub use signout::SignOutError;

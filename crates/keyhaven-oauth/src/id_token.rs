@@ -25,6 +25,9 @@ pub struct Claims {
     pub nonce: Option<String>,
     pub sid: String,
     pub at_hash: String,
+    /// Native SSO §3.4.1: binds the ID token to the device secret issued with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ds_hash: Option<String>,
 }
 
 /// Signs with the tenant's active key of `algorithm`, the application's
@@ -39,18 +42,30 @@ pub fn sign(
         .map_err(OAuthError::server)
 }
 
-/// OIDC Core §3.1.3.6: the base64url of the left half of the hash of the access token,
-/// with the hash the ID token's `alg` uses: SHA-256 for RS256 and ES256, SHA-512 for
-/// EdDSA on Ed25519 (the hash inside Ed25519, RFC 8032 §5.1). Core names no hash for
-/// EdDSA; SHA-512 is the OpenID Connect working group's consensus (openid/connect issue
-/// 1125) and what relying parties check, the `openidconnect` crate among them.
+/// OIDC Core §3.1.3.6: the [`left_half_hash`] of the access token.
 pub fn at_hash(algorithm: SigningAlgorithm, access_token: &str) -> String {
+    left_half_hash(algorithm, access_token)
+}
+
+/// Native SSO §3.4.1 leaves the function to the server; ours is the one of `at_hash`,
+/// the [`left_half_hash`] of the device secret, so that a client that checks `at_hash`
+/// can check `ds_hash` the same way.
+pub fn ds_hash(algorithm: SigningAlgorithm, device_secret: &str) -> String {
+    left_half_hash(algorithm, device_secret)
+}
+
+/// The base64url of the left half of the hash of `value`, with the hash the ID token's
+/// `alg` uses: SHA-256 for RS256 and ES256, SHA-512 for EdDSA on Ed25519 (the hash
+/// inside Ed25519, RFC 8032 §5.1). Core names no hash for EdDSA; SHA-512 is the OpenID
+/// Connect working group's consensus (openid/connect issue 1125) and what relying
+/// parties check, the `openidconnect` crate among them.
+pub fn left_half_hash(algorithm: SigningAlgorithm, value: &str) -> String {
     let left_half = |digest: &[u8]| URL_SAFE_NO_PAD.encode(&digest[..digest.len() / 2]);
     match algorithm {
         SigningAlgorithm::Rs256 | SigningAlgorithm::Es256 => {
-            left_half(&Sha256::digest(access_token.as_bytes()))
+            left_half(&Sha256::digest(value.as_bytes()))
         }
-        SigningAlgorithm::EdDsa => left_half(&Sha512::digest(access_token.as_bytes())),
+        SigningAlgorithm::EdDsa => left_half(&Sha512::digest(value.as_bytes())),
     }
 }
 
@@ -89,9 +104,11 @@ mod tests {
             nonce: None,
             sid: "sid".into(),
             at_hash: "h".into(),
+            ds_hash: None,
         };
         let json = serde_json::to_value(&claims).expect("serializes");
         assert!(json.get("nonce").is_none(), "{json}");
+        assert!(json.get("ds_hash").is_none(), "{json}");
         assert_eq!(json["sid"], "sid");
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod access_token;
 mod authorization_response;
+pub mod backchannel_logout;
 mod browser;
 mod client_auth;
 mod cors;
@@ -18,7 +19,9 @@ mod form;
 mod grants;
 mod id_token;
 pub mod keys;
+mod logout_token;
 mod pages;
+mod request_headers;
 pub mod state;
 mod tenant;
 
@@ -49,6 +52,7 @@ pub fn router(state: OAuthState) -> Router {
             "/oauth2/userinfo",
             get(endpoints::userinfo::userinfo).post(endpoints::userinfo::userinfo),
         )
+        .route("/auth/v1/user/signout", post(endpoints::signout::signout))
         .route(
             "/login",
             get(endpoints::login::show).post(endpoints::login::submit),
@@ -56,7 +60,12 @@ pub fn router(state: OAuthState) -> Router {
         .route(
             "/consent",
             get(endpoints::consent::show).post(endpoints::consent::submit),
-        );
+        )
+        .route(
+            "/oauth2/logout",
+            get(endpoints::end_session::end_session).post(endpoints::end_session::end_session),
+        )
+        .route("/logged-out", get(endpoints::end_session::signed_out));
     // Last, so that it wraps every route above (cors.rs picks the endpoints it covers).
     let tenant = tenant.layer(middleware::from_fn_with_state(state.clone(), cors::cors));
     Router::new().nest("/t/{tenant}", tenant).with_state(state)

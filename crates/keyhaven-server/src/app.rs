@@ -35,6 +35,8 @@ pub enum StartError {
     Bind(SocketAddr, std::io::Error),
     #[error("could not build the gRPC services: {0}")]
     Grpc(String),
+    #[error("could not build the back-channel logout client: {0}")]
+    BackchannelLogout(String),
 }
 
 /// What the wiring can be given from outside: tests hand in their own clock.
@@ -159,6 +161,8 @@ pub async fn start(config: &Config, deps: Dependencies) -> Result<Running, Start
         .await
         .map_err(|e| StartError::Grpc(e.to_string()))?;
     let ready = Arc::new(AtomicBool::new(true));
+    let deliverer = keyhaven_oauth::backchannel_logout::Deliverer::new(oauth.clone())
+        .map_err(|e| StartError::BackchannelLogout(e.to_string()))?;
     let public_router = public::router(
         oauth,
         public::Health {
@@ -184,6 +188,7 @@ pub async fn start(config: &Config, deps: Dependencies) -> Result<Running, Start
     .with_graceful_shutdown(fired(signal.clone()));
 
     let health = control_plane.health;
+    let logouts = tokio::spawn(deliverer.run(signal.clone()));
     let task = tokio::spawn(async move {
         let grpc = tokio::spawn(grpc);
         let http = tokio::spawn(async move { http.await });
@@ -199,6 +204,7 @@ pub async fn start(config: &Config, deps: Dependencies) -> Result<Running, Start
             if let Ok(Err(err)) = http.await {
                 tracing::error!(error = %err, "public listener failed");
             }
+            let _ = logouts.await;
         })
         .await;
         if drained.is_err() {

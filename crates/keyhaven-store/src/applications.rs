@@ -3,8 +3,8 @@
 use keyhaven_core::jose::SigningAlgorithm;
 use keyhaven_core::model::{Application, AuditOutcome, Tenant};
 use keyhaven_core::{
-    AllowedOrigin, ApplicationId, ApplicationType, ClientId, DisplayName, EnvironmentSet,
-    GrantTypes, ScopeSet, SecretDigest, TenantId, Timestamp,
+    AllowedOrigin, ApplicationId, ApplicationType, BackchannelLogoutUri, ClientId, DisplayName,
+    EnvironmentSet, GrantTypes, ScopeSet, SecretDigest, TenantId, Timestamp,
 };
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -29,6 +29,8 @@ pub struct NewApplication {
     pub allow_code_without_pkce: bool,
     pub environments: EnvironmentSet,
     pub id_token_signed_response_alg: SigningAlgorithm,
+    pub backchannel_logout_uri: Option<BackchannelLogoutUri>,
+    pub native_sso: bool,
 }
 
 /// Creates the application and, for confidential types, its first secret.
@@ -62,6 +64,8 @@ pub async fn create(
         allow_code_without_pkce: new.allow_code_without_pkce,
         environments: new.environments,
         id_token_signed_response_alg: new.id_token_signed_response_alg,
+        backchannel_logout_uri: new.backchannel_logout_uri,
+        native_sso: new.native_sso,
         version: 1,
         created_at: audit.now,
         updated_at: audit.now,
@@ -383,6 +387,11 @@ fn to_row(a: &Application) -> application::ActiveModel {
         allow_code_without_pkce: Set(a.allow_code_without_pkce),
         disabled_environments: Set(a.environments.disabled_list()),
         id_token_signed_response_alg: Set(a.id_token_signed_response_alg.as_str().to_owned()),
+        backchannel_logout_uri: Set(a
+            .backchannel_logout_uri
+            .as_ref()
+            .map(|u| u.as_str().to_owned())),
+        native_sso: Set(a.native_sso),
         version: Set(a.version),
         created_at: Set(a.created_at.unix_millis()),
         updated_at: Set(a.updated_at.unix_millis()),
@@ -414,6 +423,10 @@ pub(crate) fn into_record(row: application::Model) -> Result<Application, StoreE
         environments: EnvironmentSet::from_disabled_list(&row.disabled_environments),
         id_token_signed_response_alg: SigningAlgorithm::parse(&row.id_token_signed_response_alg)
             .ok_or_else(|| corrupt("ID token algorithm", &row.id_token_signed_response_alg))?,
+        backchannel_logout_uri: row
+            .backchannel_logout_uri
+            .map(BackchannelLogoutUri::from_stored),
+        native_sso: row.native_sso,
         id: ApplicationId::new(row.id),
         tenant_id: TenantId::new(row.tenant_id),
         version: row.version,

@@ -223,6 +223,8 @@ mod tests {
                 environments: EnvironmentSet::all(),
                 id_token_signed_response_alg:
                     keyhaven_core::model::Application::DEFAULT_ID_TOKEN_ALG,
+                backchannel_logout_uri: None,
+                native_sso: false,
             },
             None,
             None,

@@ -83,6 +83,27 @@ pub async fn list(
     Ok(Page::from_rows(uris, page, |u| u.id.clone()))
 }
 
+/// Every registered redirect URI of the application, of every purpose, all pages of them.
+pub async fn all(
+    store: &Store,
+    tenant: &TenantId,
+    app: &ApplicationId,
+) -> Result<Vec<RegisteredRedirectUri>, StoreError> {
+    let mut uris = Vec::new();
+    let mut request = PageRequest {
+        size: 200,
+        after: None,
+    };
+    loop {
+        let page = list(store, tenant, app, &request).await?;
+        uris.extend(page.items);
+        match page.next_after {
+            Some(after) => request.after = Some(after),
+            None => return Ok(uris),
+        }
+    }
+}
+
 pub async fn delete(
     store: &Store,
     audit: &Audit,

@@ -10,7 +10,8 @@ use keyhaven_core::opaque::OpaqueDigest;
 use keyhaven_core::{ApplicationId, ScopeSet, TenantId, Timestamp};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, Set,
+    TransactionTrait,
 };
 
 use crate::entities::refresh_token;
@@ -178,6 +179,52 @@ pub async fn revoke_family(
             expires_at: Timestamp::from_unix_millis(m.access_expires_at),
         })
         .collect();
+    revocations::insert(&txn, tenant, &access_tokens, now).await?;
+    txn.commit().await?;
+    Ok(revoked.rows_affected)
+}
+
+/// Revokes the refresh tokens of a session bound to one device (a sign-out from that
+/// device) and every still-valid access token issued with them, in one transaction; the
+/// session and its other devices' tokens stay. Returns how many refresh tokens it revoked.
+#[tracing::instrument(skip(store))]
+pub async fn revoke_device(
+    store: &Store,
+    tenant: &TenantId,
+    session_id: &str,
+    device_id: &str,
+    reason: Reason,
+    now: Timestamp,
+) -> Result<u64, StoreError> {
+    let txn = store.write.begin().await?;
+    let of_device = || {
+        Condition::all()
+            .add(refresh_token::Column::TenantId.eq(tenant.as_str()))
+            .add(refresh_token::Column::SessionId.eq(session_id))
+            .add(refresh_token::Column::DeviceId.eq(device_id))
+    };
+    let access_tokens: Vec<Revocation> = refresh_token::Entity::find()
+        .filter(of_device())
+        .filter(refresh_token::Column::AccessExpiresAt.gt(now.unix_millis()))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|m| Revocation {
+            kind: Kind::AccessToken,
+            value: m.access_jti,
+            reason,
+            expires_at: Timestamp::from_unix_millis(m.access_expires_at),
+        })
+        .collect();
+    let revoked = refresh_token::Entity::update_many()
+        .col_expr(
+            refresh_token::Column::RevokedAt,
+            Expr::value(now.unix_millis()),
+        )
+        .filter(of_device())
+        .filter(refresh_token::Column::RevokedAt.is_null())
+        .exec(&txn)
+        .await?;
     revocations::insert(&txn, tenant, &access_tokens, now).await?;
     txn.commit().await?;
     Ok(revoked.rows_affected)

@@ -127,13 +127,27 @@ pub async fn revoke_access_token(
     insert(&store.write, tenant, &[revocation], now).await
 }
 
-/// Whether the access token with this `jti` (and `sid`, when it has one) is revoked.
-pub async fn is_revoked(
+/// Whether the access token with this `jti` (and `sid`) is revoked for any reason but
+/// `except`: the sign-out API accepts a token its own earlier call revoked, so that a
+/// retried sign-out gets the same answer, and refuses one revoked by anything else.
+pub async fn is_revoked_other_than(
     store: &Store,
     tenant: &TenantId,
     jti: &str,
     sid: Option<&str>,
+    except: Reason,
 ) -> Result<bool, StoreError> {
+    let found = revocation::Entity::find()
+        .filter(revocation::Column::TenantId.eq(tenant.as_str()))
+        .filter(covering(jti, sid))
+        .filter(revocation::Column::Reason.ne(except.as_str()))
+        .count(&store.read)
+        .await?;
+    Ok(found > 0)
+}
+
+/// The revocations that cover the access token with this `jti` and `sid`.
+fn covering(jti: &str, sid: Option<&str>) -> Condition {
     let mut covers = Condition::any().add(
         Condition::all()
             .add(revocation::Column::Kind.eq(Kind::AccessToken.as_str()))
@@ -146,9 +160,19 @@ pub async fn is_revoked(
                 .add(revocation::Column::Value.eq(sid)),
         );
     }
+    covers
+}
+
+/// Whether the access token with this `jti` (and `sid`, when it has one) is revoked.
+pub async fn is_revoked(
+    store: &Store,
+    tenant: &TenantId,
+    jti: &str,
+    sid: Option<&str>,
+) -> Result<bool, StoreError> {
     let found = revocation::Entity::find()
         .filter(revocation::Column::TenantId.eq(tenant.as_str()))
-        .filter(covers)
+        .filter(covering(jti, sid))
         .count(&store.read)
         .await?;
     Ok(found > 0)

@@ -11,16 +11,18 @@
 
 use std::time::Duration;
 
-use keyhaven_core::model::{Session, TokenLifetimes};
+use keyhaven_core::model::{AuditOutcome, Session, Tenant, TokenLifetimes};
 use keyhaven_core::opaque::OpaqueDigest;
-use keyhaven_core::{ApplicationId, TenantId, Timestamp};
+use keyhaven_core::{ApplicationId, ClientId, TenantId, Timestamp};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect, QueryTrait, Set, TransactionTrait,
 };
 
-use crate::entities::{refresh_token, session, session_application};
+use crate::audit::{self, Audit};
+use crate::entities::{application, refresh_token, session, session_application};
+use crate::logout_deliveries;
 use crate::revocations::{self, Kind, Reason, Revocation};
 use crate::{Page, PageRequest, Store, StoreError};
 
@@ -186,6 +188,31 @@ pub async fn applications_of(
         .collect())
 }
 
+/// The client ids of the applications that got tokens in the session, in the order
+/// they first did; applications deleted since are left out.
+pub async fn client_ids_of(
+    store: &Store,
+    tenant: &TenantId,
+    session: &str,
+) -> Result<Vec<ClientId>, StoreError> {
+    let ids = applications_of(store, tenant, session).await?;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = application::Entity::find()
+        .filter(application::Column::TenantId.eq(tenant.as_str()))
+        .filter(application::Column::Id.is_in(ids.iter().map(ApplicationId::as_str)))
+        .all(&store.read)
+        .await?;
+    ids.iter()
+        .filter_map(|id| rows.iter().find(|row| row.id == id.as_str()))
+        .map(|row| {
+            ClientId::parse(&row.client_id)
+                .map_err(|e| StoreError::corrupt(&format!("application {} client id", row.id), &e))
+        })
+        .collect()
+}
+
 /// The session whose cookie has this digest, live or not: the caller decides with
 /// [`Session::is_live`].
 pub async fn find_by_secret(
@@ -304,6 +331,55 @@ pub async fn end(
     }))
 }
 
+/// [`end`] for the control plane: the audit event of the call is written in the same
+/// transaction. It is written for an unknown session too, since the call is still a
+/// mutation someone asked for (`NativeSsoLogout` answers it with a count of 0).
+#[tracing::instrument(skip(store, audit, tenant), fields(tenant = %tenant.slug))]
+pub async fn end_audited(
+    store: &Store,
+    audit: &Audit,
+    tenant: &Tenant,
+    id: &str,
+    reason: Reason,
+    now: Timestamp,
+) -> Result<Option<Ended>, StoreError> {
+    let txn = store.write.begin().await?;
+    let ended = match find(&txn, &tenant.id, session::Column::Id.eq(id)).await? {
+        None => None,
+        Some(session) => {
+            let (refresh_tokens, access_tokens) = end_in(
+                &txn,
+                &tenant.id,
+                std::slice::from_ref(&session.id),
+                reason,
+                now,
+            )
+            .await?;
+            Some(Ended {
+                ended_now: session.ended_at.is_none(),
+                session,
+                refresh_tokens,
+                access_tokens,
+            })
+        }
+    };
+    audit::record(
+        &txn,
+        audit,
+        Some((&tenant.id, &tenant.slug)),
+        &resource_name(tenant, id),
+        &AuditOutcome::Ok,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(ended)
+}
+
+/// `tenants/{tenant}/sessions/{sid}`, as the control plane and the audit log name it.
+pub fn resource_name(tenant: &Tenant, id: &str) -> String {
+    format!("tenants/{}/sessions/{id}", tenant.slug)
+}
+
 /// Ends every session of a user and revokes what was issued in them. Run in the
 /// transaction that disables or deletes the user. Returns how many sessions it ended.
 pub(crate) async fn end_all_of_user(
@@ -339,6 +415,8 @@ async fn end_in(
     reason: Reason,
     now: Timestamp,
 ) -> Result<(u64, u64), StoreError> {
+    // Before the sessions are marked ended: it tells only those this call ends.
+    logout_deliveries::enqueue(txn, tenant, ids, now).await?;
     session::Entity::update_many()
         .col_expr(session::Column::EndedAt, Expr::value(now.unix_millis()))
         .filter(session::Column::TenantId.eq(tenant.as_str()))
@@ -373,6 +451,7 @@ async fn end_in(
         })
         .collect();
     revocations::insert(txn, tenant, &sessions, now).await?;
+    crate::device_secrets::revoke_of_sessions(txn, tenant, ids, now).await?;
     Ok((revoked.rows_affected, live_access_tokens))
 }
 

@@ -38,6 +38,8 @@ const UPDATABLE: &[&str] = &[
     "allow_code_without_pkce",
     "disabled_environments",
     "id_token_signed_response_alg",
+    "native_sso",
+    "backchannel_logout_uri",
 ];
 
 const DEFAULT_GRACE: Duration = Duration::from_secs(24 * 3600);
@@ -75,6 +77,19 @@ impl pb::application_service_server::ApplicationService for ApplicationApi {
             &mut invalid,
         );
         let settings = app_type.map(|t| Settings::parse(t, &app, None, &mut invalid));
+        // None when invalid too, which `finish` below turns into the error.
+        let backchannel_logout_uri = invalid
+            .check(
+                "application.backchannel_logout_uri",
+                convert::backchannel_logout_uri(&app.backchannel_logout_uri),
+            )
+            .flatten();
+        let native_sso = app_type.and_then(|t| {
+            invalid.check(
+                "application.native_sso",
+                Application::native_sso_for(t, app.native_sso),
+            )
+        });
         invalid.finish().map_err(AdminError::from)?;
         let (
             Some(app_type),
@@ -82,7 +97,15 @@ impl pb::application_service_server::ApplicationService for ApplicationApi {
             Some(request_id),
             Some(settings),
             Some(id_token_alg),
-        ) = (app_type, display_name, request_id, settings, id_token_alg)
+            Some(native_sso),
+        ) = (
+            app_type,
+            display_name,
+            request_id,
+            settings,
+            id_token_alg,
+            native_sso,
+        )
         else {
             return Err(AdminError::Internal("validated fields missing".into()).into());
         };
@@ -103,6 +126,8 @@ impl pb::application_service_server::ApplicationService for ApplicationApi {
             allow_code_without_pkce: app.allow_code_without_pkce,
             environments,
             id_token_signed_response_alg: id_token_alg,
+            backchannel_logout_uri,
+            native_sso,
         };
         let created = applications::create(
             &self.state.store,
@@ -186,12 +211,30 @@ impl pb::application_service_server::ApplicationService for ApplicationApi {
             )
         });
         let settings = Settings::parse(current.app_type, &app, Some(&paths), &mut invalid);
+        let backchannel_logout_uri = paths
+            .contains(&"backchannel_logout_uri")
+            .then(|| {
+                invalid.check(
+                    "application.backchannel_logout_uri",
+                    convert::backchannel_logout_uri(&app.backchannel_logout_uri),
+                )
+            })
+            .flatten();
         let id_token_alg = paths
             .contains(&"id_token_signed_response_alg")
             .then(|| {
                 invalid.check(
                     "application.id_token_signed_response_alg",
                     convert::id_token_algorithm(&app.id_token_signed_response_alg),
+                )
+            })
+            .flatten();
+        let native_sso = paths
+            .contains(&"native_sso")
+            .then(|| {
+                invalid.check(
+                    "application.native_sso",
+                    Application::native_sso_for(current.app_type, app.native_sso),
                 )
             })
             .flatten();
@@ -227,6 +270,12 @@ impl pb::application_service_server::ApplicationService for ApplicationApi {
                 }
                 if let Some(alg) = id_token_alg {
                     a.id_token_signed_response_alg = alg;
+                }
+                if let Some(uri) = &backchannel_logout_uri {
+                    a.backchannel_logout_uri = uri.clone();
+                }
+                if let Some(native_sso) = native_sso {
+                    a.native_sso = native_sso;
                 }
                 Ok::<(), AdminError>(())
             },
@@ -523,6 +572,12 @@ fn to_proto(tenant: &Tenant, a: &Application) -> pb::Application {
         allow_code_without_pkce: a.allow_code_without_pkce,
         disabled_environments: convert::disabled_environments(a.environments),
         id_token_signed_response_alg: a.id_token_signed_response_alg.as_str().to_owned(),
+        backchannel_logout_uri: a
+            .backchannel_logout_uri
+            .as_ref()
+            .map(|u| u.as_str().to_owned())
+            .unwrap_or_default(),
+        native_sso: a.native_sso,
         etag: convert::etag(a.version),
         create_time: Some(convert::timestamp(a.created_at)),
         update_time: Some(convert::timestamp(a.updated_at)),

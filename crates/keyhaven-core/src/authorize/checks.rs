@@ -158,17 +158,23 @@ fn response_mode(params: &Params) -> Result<(), AuthorizeError> {
     }
 }
 
-/// RFC 6749 §3.3: each requested scope must be one the client may request; `openid`
-/// is always allowed, since it only asks for an ID token about the user who signs in.
+/// RFC 6749 §3.3: each requested scope must be one the client may request
+/// ([`Application::may_be_granted`]). `device_sso` from a client without Native SSO is
+/// left out of the grant instead (RFC 6749 §3.3 lets the server grant less): a client
+/// that asks for it only learns, from the granted `scope` and the missing
+/// `device_secret`, that SSO is not on offer (Native SSO §3.1).
 fn scope(params: &Params, app: &Application) -> Result<ScopeSet, AuthorizeError> {
     let Some(raw) = params.get("scope") else {
         return Ok(ScopeSet::default());
     };
-    let requested = ScopeSet::parse_delimited(raw)
+    let mut requested = ScopeSet::parse_delimited(raw)
         .map_err(|e| AuthorizeError::new(ErrorCode::InvalidScope, e.to_string()))?;
+    if !app.native_sso {
+        requested = requested.without(Application::DEVICE_SSO_SCOPE);
+    }
     let extra = requested
         .iter()
-        .find(|s| s.as_str() != "openid" && !app.scopes.contains(s.as_str()))
+        .find(|s| !app.may_be_granted(s.as_str()))
         .map(|s| s.to_string());
     match extra {
         Some(extra) => Err(AuthorizeError::new(
@@ -266,6 +272,8 @@ mod tests {
             allow_code_without_pkce: false,
             environments: EnvironmentSet::all(),
             id_token_signed_response_alg: Application::DEFAULT_ID_TOKEN_ALG,
+            backchannel_logout_uri: None,
+            native_sso: false,
             version: 1,
             created_at: Timestamp::from_unix_millis(0),
             updated_at: Timestamp::from_unix_millis(0),

@@ -90,7 +90,7 @@ fn read_params(
 }
 
 /// Every registered redirect URI of the application, all pages of them.
-async fn registered_uris(
+pub(crate) async fn registered_uris(
     state: &OAuthState,
     tenant: &Tenant,
     app: &Application,

@@ -29,12 +29,16 @@ pub async fn openid_configuration(
         "jwks_uri": format!("{issuer}/oauth2/jwks"),
         "introspection_endpoint": format!("{issuer}/oauth2/introspect"),
         "revocation_endpoint": format!("{issuer}/oauth2/revoke"),
-        "scopes_supported": ["openid", "profile", "email", "offline_access"],
+        "end_session_endpoint": format!("{issuer}/oauth2/logout"),
+        "scopes_supported": ["openid", "profile", "email", "offline_access", "device_sso"],
         "claims_supported": [
-            "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid", "at_hash",
+            "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "sid", "at_hash", "ds_hash",
             "preferred_username", "given_name", "family_name", "email",
         ],
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "grant_types_supported": [
+            "authorization_code", "refresh_token", "client_credentials",
+            "urn:ietf:params:oauth:grant-type:token-exchange",
+        ],
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
@@ -47,6 +51,11 @@ pub async fn openid_configuration(
         "request_parameter_supported": false,
         "claims_parameter_supported": false,
         "authorization_response_iss_parameter_supported": true,
+        // Back-Channel Logout 1.0 §2.1: logout tokens carry `sid`.
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
+        // Native SSO for Mobile Apps 1.0 §5.
+        "native_sso_supported": true,
     });
     let mut response = Json(body).into_response();
     response.headers_mut().insert(

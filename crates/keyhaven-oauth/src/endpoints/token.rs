@@ -12,6 +12,7 @@ use crate::client_auth;
 use crate::error::{self, ErrorCode, OAuthError};
 use crate::form::Params;
 use crate::grants;
+use crate::request_headers;
 use crate::state::OAuthState;
 use crate::tenant;
 
@@ -37,13 +38,20 @@ pub async fn token(
                 .await?;
         let body = match grant_type {
             "authorization_code" => {
-                grants::authorization_code::grant(&state, &tenant, &client, &params).await?
+                // Binds the tokens of this sign-in to the device, for a sign-out from it.
+                let device_id = request_headers::device_id(&headers)
+                    .map_err(|e| OAuthError::invalid_request(e.to_string()))?;
+                grants::authorization_code::grant(&state, &tenant, &client, &params, device_id)
+                    .await?
             }
             "refresh_token" => {
                 grants::refresh_token::grant(&state, &tenant, &client, &params).await?
             }
             "client_credentials" => {
                 grants::client_credentials::grant(&state, &tenant, &client, &params).await?
+            }
+            "urn:ietf:params:oauth:grant-type:token-exchange" => {
+                grants::token_exchange::grant(&state, &tenant, &client, &params).await?
             }
             other => {
                 return Err(OAuthError::new(

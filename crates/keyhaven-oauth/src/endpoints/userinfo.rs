@@ -16,6 +16,7 @@ use tracing::Instrument;
 
 use crate::access_token;
 use crate::error::{self, BearerError};
+use crate::request_headers;
 use crate::state::OAuthState;
 use crate::tenant;
 
@@ -81,19 +82,7 @@ pub async fn userinfo(
 
 /// The token from the `Authorization` header (scheme case-insensitive) or the form body.
 fn presented_token(headers: &HeaderMap, body: &[u8]) -> Result<String, BearerError> {
-    let from_header = match headers.get(header::AUTHORIZATION).map(|v| v.to_str()) {
-        None => None,
-        Some(Ok(value)) => match value.split_once(' ') {
-            Some((scheme, token))
-                if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
-            {
-                Some(token.trim().to_owned())
-            }
-            // Another scheme is no Bearer token at all: challenge for one (RFC 6750 §3).
-            _ => None,
-        },
-        Some(Err(_)) => None,
-    };
+    let from_header = request_headers::bearer_token(headers);
     let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

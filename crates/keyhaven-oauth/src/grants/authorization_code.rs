@@ -6,14 +6,16 @@
 //! (one conditional UPDATE), before the remaining checks: a presentation that fails a
 //! check cannot be retried with other values.
 
-use keyhaven_core::model::{AuthorizationCode, Tenant, TokenLifetimes};
+use keyhaven_core::model::{Application, AuthorizationCode, Tenant, TokenLifetimes};
 use keyhaven_core::opaque::OpaqueDigest;
-use keyhaven_core::{GrantType, Timestamp};
+use keyhaven_core::{DeviceId, GrantType, Timestamp};
 use keyhaven_store::authorization_codes::{self, Redemption};
+use keyhaven_store::device_secrets::{self, NewDeviceSecret};
 use keyhaven_store::revocations::{self, Reason};
 use keyhaven_store::{refresh_tokens, sessions, users};
 use serde_json::Value;
 
+use crate::browser::random_token;
 use crate::client_auth::Client;
 use crate::error::{ErrorCode, OAuthError};
 use crate::form::Params;
@@ -25,6 +27,7 @@ pub async fn grant(
     tenant: &Tenant,
     client: &Client,
     params: &Params,
+    device_id: Option<DeviceId>,
 ) -> Result<Value, OAuthError> {
     if !client
         .app
@@ -57,6 +60,12 @@ pub async fn grant(
         .filter(|u| !u.disabled)
         .ok_or_else(|| invalid_grant("the user of this code can no longer sign in"))?;
 
+    // Native SSO §3.4.2: a device secret for a grant with `openid device_sso`. Only its
+    // digest is stored, so a session that has one gets a new one, which replaces it.
+    let device_secret = (client.app.native_sso
+        && record.scope.contains("openid")
+        && record.scope.contains(Application::DEVICE_SSO_SCOPE))
+    .then(|| random_token(state));
     let issued = user_tokens::issue(
         state,
         tenant,
@@ -70,12 +79,22 @@ pub async fn grant(
             nonce: record.nonce.clone(),
             // The family is named after the code: a replay of the code finds it.
             family_id: record.digest.as_str(),
-            device_id: None,
+            device_id: device_id.map(DeviceId::into_string),
+            device_secret: device_secret.as_ref().map(|s| s.expose()),
         },
         access_jti,
         now,
     )
     .await?;
+    if let Some(secret) = &device_secret {
+        let new = NewDeviceSecret {
+            digest: secret.digest(),
+            session_id: session.id.clone(),
+            user_id: record.user_id.clone(),
+            expires_at: session.expires_at,
+        };
+        device_secrets::issue(&state.store, &tenant.id, &new, now).await?;
+    }
     if let Some(refresh) = &issued.refresh {
         refresh_tokens::issue(&state.store, &tenant.id, refresh, now).await?;
         // A replay of the code that ran while these tokens were being made revoked the
@@ -198,7 +217,6 @@ fn invalid_grant(description: impl Into<String>) -> OAuthError {
 
 #[cfg(test)]
 mod tests {
-    use keyhaven_core::model::Application;
     use keyhaven_core::pkce::CodeChallenge;
     use keyhaven_core::{
         ApplicationId, ApplicationType, ClientId, DisplayName, EnvironmentSet, ScopeSet, TenantId,
@@ -226,6 +244,8 @@ mod tests {
                 allow_code_without_pkce: true,
                 environments: EnvironmentSet::all(),
                 id_token_signed_response_alg: Application::DEFAULT_ID_TOKEN_ALG,
+                backchannel_logout_uri: None,
+                native_sso: false,
                 version: 1,
                 created_at: Timestamp::from_unix_millis(0),
                 updated_at: Timestamp::from_unix_millis(0),

@@ -117,6 +117,8 @@ async fn rotate(
             nonce: None,
             family_id: &token.family_id,
             device_id: token.device_id.clone(),
+            // OIDF issue 2170: a refresh never hands out or rebinds a device secret.
+            device_secret: None,
         },
         state.random_id(),
         now,

@@ -2,7 +2,7 @@
 //! exchange): an access token, an ID token for an OpenID Connect grant, and a refresh
 //! token when the client may refresh.
 
-use keyhaven_core::model::Tenant;
+use keyhaven_core::model::{Application, Tenant};
 use keyhaven_core::{GrantType, ScopeSet, Timestamp};
 use keyhaven_store::refresh_tokens::NewRefreshToken;
 use serde_json::{Value, json};
@@ -29,6 +29,9 @@ pub struct UserGrant<'a> {
     /// The device the client named at the token request (`x-device-id`), or the one its
     /// refresh token was bound to.
     pub device_id: Option<String>,
+    /// The Native SSO device secret of the grant (Native SSO §3.4): the ID token carries
+    /// its `ds_hash`, and the response carries the secret when the scope has `device_sso`.
+    pub device_secret: Option<&'a str>,
 }
 
 pub struct Issued {
@@ -86,8 +89,14 @@ pub async fn issue(
             nonce: grant.nonce,
             sid: grant.session_id.to_owned(),
             at_hash: id_token::at_hash(alg, &access_token),
+            ds_hash: grant.device_secret.map(|s| id_token::ds_hash(alg, s)),
         };
         body["id_token"] = Value::String(id_token::sign(&keys, alg, &id_claims)?);
+        if let Some(secret) = grant.device_secret
+            && grant.scope.contains(Application::DEVICE_SSO_SCOPE)
+        {
+            body["device_secret"] = Value::String(secret.to_owned());
+        }
     }
     let refresh = if client.app.grant_types.contains(GrantType::RefreshToken) {
         let token = random_token(state);

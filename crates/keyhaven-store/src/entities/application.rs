@@ -20,6 +20,10 @@ pub struct Model {
     pub disabled_environments: String,
     /// The JWS `alg` of its ID tokens: RS256, ES256 or EdDSA.
     pub id_token_signed_response_alg: String,
+    /// OpenID Connect Back-Channel Logout 1.0 §2.2; none: it is not told.
+    pub backchannel_logout_uri: Option<String>,
+    /// May take part in OpenID Connect Native SSO (native applications only).
+    pub native_sso: bool,
     pub version: i64,
     pub created_at: i64,
     pub updated_at: i64,

@@ -6,6 +6,8 @@ pub mod audit_event;
 pub mod authorization_code;
 pub mod authorization_request;
 pub mod client_secret;
+pub mod device_secret;
+pub mod logout_delivery;
 pub mod management_token;
 pub mod organization;
 pub mod redirect_uri;
