@@ -108,7 +108,7 @@ async fn preflight(
         .header("access-control-request-method", method)
         .header(
             "access-control-request-headers",
-            "authorization,content-type",
+            "authorization,content-type,x-device-id",
         )
         .send()
         .await
@@ -219,7 +219,7 @@ fn assert_preflight_allows(response: &reqwest::Response, origin: &str, method: &
     let headers = header(response, "access-control-allow-headers")
         .expect("allowed headers")
         .to_ascii_lowercase();
-    for needed in ["authorization", "content-type"] {
+    for needed in ["authorization", "content-type", "x-device-id"] {
         assert!(
             headers.split(',').any(|h| h.trim() == needed),
             "{needed} in {headers}"
@@ -243,7 +243,7 @@ async fn a_preflight_from_an_origin_of_a_spa_application_is_answered_with_that_o
 ) {
     let Fixture { app, .. } = fixture(backend).await;
     for origin in [SPA_ORIGIN, LOCAL_SPA_ORIGIN] {
-        for path in ["/oauth2/token", "/oauth2/revoke"] {
+        for path in ["/oauth2/token", "/oauth2/revoke", "/auth/v1/user/signout"] {
             let response = preflight(&app, "acme", path, origin, "POST").await;
             assert_preflight_allows(&response, origin, "POST");
         }
@@ -272,7 +272,12 @@ async fn a_preflight_from_an_origin_registered_nowhere_or_for_no_spa_of_this_ten
         ("an opaque origin", "null"),
     ];
     for (why, origin) in refused {
-        for path in ["/oauth2/token", "/oauth2/userinfo", "/oauth2/revoke"] {
+        for path in [
+            "/oauth2/token",
+            "/oauth2/userinfo",
+            "/oauth2/revoke",
+            "/auth/v1/user/signout",
+        ] {
             let response = preflight(&app, "acme", path, origin, "POST").await;
             assert_eq!(response.status(), StatusCode::NO_CONTENT, "{why} at {path}");
             assert_no_cors(&response);

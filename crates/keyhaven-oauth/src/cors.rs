@@ -2,7 +2,7 @@
 //! applications call from JavaScript. The sign-in, consent and authorization pages are
 //! navigations and never CORS; introspection is server to server.
 //!
-//! - Token, userinfo and revocation answer only the origins registered on the tenant's
+//! - Token, userinfo, revocation and sign-out answer only the origins registered on the tenant's
 //!   `spa` applications (design.md §6), echoed exactly with `Vary: Origin`, never `*`.
 //!   Another origin gets no CORS headers: the browser withholds the answer from the page,
 //!   while the request itself is processed as any other (no cookie is read there, so a
@@ -32,8 +32,9 @@ use crate::tenant;
 /// long a removed origin keeps passing preflights.
 const MAX_AGE_SECONDS: &str = "600";
 
-/// The request headers a browser application sends beyond the safelisted ones.
-const ALLOW_HEADERS: &str = "authorization, content-type";
+/// The request headers a browser application sends beyond the safelisted ones
+/// (`x-device-id` binds tokens to a device at the code exchange and signs it out).
+const ALLOW_HEADERS: &str = "authorization, content-type, x-device-id";
 
 /// Who may read an endpoint's answers from another origin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,7 +55,7 @@ fn policy(path: &str) -> Option<Policy> {
     let spa = |methods, expose| Some(Policy::SpaOrigins { methods, expose });
     match path {
         "/.well-known/openid-configuration" | "/oauth2/jwks" => Some(Policy::Public),
-        "/oauth2/token" | "/oauth2/revoke" => spa("POST", None),
+        "/oauth2/token" | "/oauth2/revoke" | "/auth/v1/user/signout" => spa("POST", None),
         // RFC 6750 §3: a refused token is explained in WWW-Authenticate.
         "/oauth2/userinfo" => spa("GET, POST", Some("WWW-Authenticate")),
         _ => None,

@@ -9,8 +9,7 @@ use axum::http::{HeaderMap, Method, header};
 use axum::response::Response;
 use axum_extra::extract::cookie::CookieJar;
 use keyhaven_core::authorize::{self, Client, Params, Rejection};
-use keyhaven_core::model::{Application, RegisteredRedirectUri, Tenant};
-use keyhaven_store::{PageRequest, applications, redirect_uris};
+use keyhaven_store::{applications, redirect_uris};
 use tracing::Instrument;
 
 use crate::authorization_response;
@@ -45,7 +44,7 @@ pub async fn authorize(
             .ok_or_else(|| {
                 PageError::BadRequest("client_id is not a client of this tenant.".into())
             })?;
-        let uris = registered_uris(&state, &tenant, &app).await?;
+        let uris = redirect_uris::all(&state.store, &tenant.id, &app.id).await?;
         let client = Client {
             app: &app,
             redirect_uris: &uris,
@@ -87,27 +86,6 @@ fn read_params(
         PageError::BadRequest("A POST to the authorization endpoint must carry an application/x-www-form-urlencoded body.".into())
     })?;
     Ok(Params::parse(body))
-}
-
-/// Every registered redirect URI of the application, all pages of them.
-pub(crate) async fn registered_uris(
-    state: &OAuthState,
-    tenant: &Tenant,
-    app: &Application,
-) -> Result<Vec<RegisteredRedirectUri>, PageError> {
-    let mut uris = Vec::new();
-    let mut request = PageRequest {
-        size: 200,
-        after: None,
-    };
-    loop {
-        let page = redirect_uris::list(&state.store, &tenant.id, &app.id, &request).await?;
-        uris.extend(page.items);
-        match page.next_after {
-            Some(after) => request.after = Some(after),
-            None => return Ok(uris),
-        }
-    }
 }
 
 fn page(rejection: Rejection) -> PageError {

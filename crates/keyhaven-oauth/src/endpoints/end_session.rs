@@ -23,12 +23,11 @@ use keyhaven_core::opaque;
 use keyhaven_core::post_logout::PostLogoutRedirect;
 use keyhaven_core::{ClientId, Timestamp};
 use keyhaven_store::revocations::Reason;
-use keyhaven_store::{applications, sessions};
+use keyhaven_store::{applications, redirect_uris, sessions};
 use serde::Deserialize;
 use tracing::Instrument;
 
 use crate::browser::Browser;
-use crate::endpoints::authorize;
 use crate::error::PageError;
 use crate::form;
 use crate::id_token;
@@ -333,7 +332,7 @@ impl LogoutRequest {
                 ));
             }
             (Some(uri), Some(app)) => {
-                let uris = authorize::registered_uris(state, tenant, app).await?;
+                let uris = redirect_uris::all(&state.store, &tenant.id, &app.id).await?;
                 let client = Client {
                     app,
                     redirect_uris: &uris,
