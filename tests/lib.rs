@@ -270,8 +270,11 @@ impl TestApp {
             database_url: Some(database.url.clone()),
             admin_addr: "127.0.0.1:0".parse().expect("addr"),
             public_addr: "127.0.0.1:0".parse().expect("addr"),
+            metrics_addr: "127.0.0.1:0".parse().expect("addr"),
             bootstrap_token,
             drain_timeout_seconds: 10,
+            // Tests sweep on demand (`Running::sweep_now`), never behind their back.
+            sweep_interval_seconds: 0,
             ..Config::default()
         };
         TestApp::start_with(config, database, clock).await
@@ -331,10 +334,13 @@ impl TestApp {
             database_url: Some(database.url.clone()),
             admin_addr: "127.0.0.1:0".parse().expect("addr"),
             public_addr: "127.0.0.1:0".parse().expect("addr"),
+            metrics_addr: "127.0.0.1:0".parse().expect("addr"),
             key_encryption_key: Some(kek.trim().to_owned()),
             // Replicas sit behind one public URL: the issuer is the same at each.
             public_url: Some(self.public_url.clone()),
             drain_timeout_seconds: 10,
+            // Tests sweep on demand (`Running::sweep_now`), never behind their back.
+            sweep_interval_seconds: 0,
             ..Config::default()
         };
         let mut replica = TestApp::start_with(config, database, self.clock.clone()).await;
@@ -353,6 +359,11 @@ impl TestApp {
     pub async fn stop(self) {
         self.running.stop().await;
         self.database.drop_database().await;
+    }
+
+    /// Where the operations listener serves Prometheus metrics.
+    pub fn metrics_url(&self) -> String {
+        format!("http://{}/metrics", self.running.metrics_addr)
     }
 
     pub fn channel(&self) -> Channel {

@@ -15,6 +15,7 @@ mod m20261123_000008_application_id_token_alg;
 mod m20261123_000009_session_lifetimes;
 mod m20261123_000010_native_sso;
 mod m20261123_000011_backchannel_logout;
+mod m20261123_000020_sweep_indexes;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000009_session_lifetimes::Migration),
             Box::new(m20261123_000010_native_sso::Migration),
             Box::new(m20261123_000011_backchannel_logout::Migration),
+            Box::new(m20261123_000020_sweep_indexes::Migration),
         ]
     }
 }

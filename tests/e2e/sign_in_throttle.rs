@@ -41,7 +41,9 @@ impl Answer {
         let mut response_headers: Vec<String> = response
             .headers()
             .iter()
-            .filter(|(name, _)| *name != "date" && *name != "content-length")
+            .filter(|(name, _)| {
+                *name != "date" && *name != "content-length" && *name != "x-request-id"
+            })
             .map(|(name, value)| format!("{name}: {}", value.to_str().unwrap_or_default()))
             .collect();
         response_headers.sort();

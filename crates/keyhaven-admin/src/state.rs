@@ -31,6 +31,8 @@ pub struct AdminState {
     pub hasher: PasswordHasher,
     /// Seals the private halves of signing keys.
     pub kek: Arc<KeyEncryptionKey>,
+    /// Counts what the services do (revocations).
+    pub metrics: Arc<keyhaven_metrics::Metrics>,
 }
 
 impl AdminState {

@@ -24,6 +24,7 @@ pub async fn start(
         database_url,
         admin_addr: "127.0.0.1:0".parse()?,
         public_addr: "127.0.0.1:0".parse()?,
+        metrics_addr: "127.0.0.1:0".parse()?,
         ..Config::default()
     };
     Ok(keyhaven_server::start(&config, Dependencies::default()).await?)

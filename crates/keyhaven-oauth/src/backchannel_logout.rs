@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use keyhaven_core::Timestamp;
+use keyhaven_metrics::Delivery;
 use keyhaven_store::logout_deliveries::{self, Claimed, Outcome};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
@@ -103,6 +104,7 @@ impl Deliverer {
         let outcome = match self.send(&claimed).await {
             Ok(()) => {
                 tracing::info!("back-channel logout delivered");
+                self.state.metrics.backchannel_delivery(Delivery::Delivered);
                 Outcome::Delivered
             }
             Err(error) => {
@@ -110,10 +112,12 @@ impl Deliverer {
                 match retry_after(claimed.attempt) {
                     Some(delay) => {
                         tracing::warn!(%error, retry_in = ?delay, "back-channel logout failed");
+                        self.state.metrics.backchannel_delivery(Delivery::Retry);
                         Outcome::RetryAt(now.saturating_add(delay), error)
                     }
                     None => {
                         tracing::warn!(%error, "back-channel logout failed; giving up");
+                        self.state.metrics.backchannel_delivery(Delivery::Abandoned);
                         Outcome::Abandoned(error)
                     }
                 }

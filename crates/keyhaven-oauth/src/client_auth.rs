@@ -7,10 +7,10 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use keyhaven_core::model::{Application, Tenant};
 use keyhaven_core::{ClientId, SecretDigest, SecretKind, Timestamp};
-use keyhaven_store::{Store, applications};
 
 use crate::error::OAuthError;
 use crate::form::Params;
+use crate::state::OAuthState;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
@@ -35,7 +35,7 @@ struct Presented {
 const FAILED: &str = "client authentication failed";
 
 pub async fn authenticate(
-    store: &Store,
+    state: &OAuthState,
     tenant: &Tenant,
     headers: &HeaderMap,
     params: &Params,
@@ -51,9 +51,12 @@ pub async fn authenticate(
         ClientId::parse(&presented.client_id).map_err(|_| refuse("malformed client_id"))?;
     tracing::Span::current().record("client", client_id.as_str());
     // A client of another tenant is as unknown here as one that never existed.
-    let app = applications::get(store, &tenant.id, &client_id)
+    let client = state
+        .clients
+        .find(&state.store, &tenant.id, &client_id, now)
         .await?
         .ok_or_else(|| refuse("unknown client_id in this tenant"))?;
+    let app = client.app.clone();
     match (app.app_type.is_confidential(), presented.secret) {
         (true, None) => Err(refuse("confidential client sent no secret")),
         (false, Some(_)) => Err(refuse("public client sent a secret")),
@@ -64,9 +67,9 @@ pub async fn authenticate(
         (true, Some(secret)) => {
             let digest = SecretDigest::of_presented(SecretKind::ClientSecret, &secret)
                 .map_err(|_| refuse("malformed client secret"))?;
-            let live = applications::live_secrets(store, &tenant.id, &app.id, now).await?;
             // Compare against every live secret, without stopping at the first match.
-            let matched = live
+            let matched = client
+                .secrets
                 .iter()
                 .fold(false, |found, d| d.matches(&digest) | found);
             if matched {

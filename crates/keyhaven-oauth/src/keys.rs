@@ -1,12 +1,12 @@
-//! Each tenant's keys, parsed once and kept for a short while: signing is the hot path
-//! of every token endpoint, and parsing a key per request would cost more than signing.
+//! Each tenant's keys, parsed once and kept: signing is the hot path of every token
+//! endpoint, and parsing a key per request would cost more than signing.
 //!
-//! Entries live at most [`TTL`], which bounds how long a replica keeps signing with a
-//! key another replica has rotated out (it stays published, so tokens stay valid).
+//! A rotation drops the tenant's entry on every replica (see `cache`), so all sign with
+//! the new active key and publish the same JWKS; [`TTL`] bounds a lost notification, and a
+//! retired key leaves the JWKS when its `publish_until` passes, not up to a TTL later.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::sync::Arc;
 
 use keyhaven_core::jose::{Signer, SigningAlgorithm, Verifier};
 use keyhaven_core::kek::KeyEncryptionKey;
@@ -14,15 +14,12 @@ use keyhaven_core::model::{KeyState, Tenant};
 use keyhaven_core::{TenantId, Timestamp};
 use keyhaven_store::{Store, signing_keys};
 
+use crate::cache::{Bounded, MAX_TENANTS};
 use crate::error::OAuthError;
 
-pub const TTL: Duration = Duration::from_secs(30);
-
-/// Bounded so that a scan of many tenants cannot grow memory without limit.
-const MAX_TENANTS: usize = 10_000;
+pub use crate::cache::TTL;
 
 pub struct TenantKeys {
-    loaded_at: Timestamp,
     signers: HashMap<SigningAlgorithm, Signer>,
     verifiers: HashMap<String, Verifier>,
     /// The JWK Set document, ready to serve.
@@ -43,14 +40,14 @@ impl TenantKeys {
 
 pub struct KeyCache {
     kek: Arc<KeyEncryptionKey>,
-    entries: RwLock<HashMap<TenantId, Arc<TenantKeys>>>,
+    entries: Bounded<TenantId, Arc<TenantKeys>>,
 }
 
 impl KeyCache {
     pub fn new(kek: Arc<KeyEncryptionKey>) -> Self {
         Self {
             kek,
-            entries: RwLock::new(HashMap::new()),
+            entries: Bounded::new(MAX_TENANTS),
         }
     }
 
@@ -60,33 +57,34 @@ impl KeyCache {
         tenant: &Tenant,
         now: Timestamp,
     ) -> Result<Arc<TenantKeys>, OAuthError> {
-        let fresh =
-            |keys: &TenantKeys| keys.loaded_at > now.saturating_sub(TTL) && keys.loaded_at <= now;
-        if let Ok(entries) = self.entries.read()
-            && let Some(keys) = entries.get(&tenant.id).filter(|k| fresh(k))
-        {
-            return Ok(keys.clone());
+        if let Some(keys) = self.entries.get(&tenant.id, now) {
+            return Ok(keys);
         }
-        let keys = Arc::new(self.load(store, tenant, now).await?);
-        if let Ok(mut entries) = self.entries.write() {
-            if entries.len() >= MAX_TENANTS {
-                entries.retain(|_, k| fresh(k));
-                if entries.len() >= MAX_TENANTS {
-                    entries.clear();
-                }
-            }
-            entries.insert(tenant.id.clone(), keys.clone());
-        }
+        let ticket = self.entries.ticket();
+        let (keys, until) = self.load(store, tenant, now).await?;
+        let keys = Arc::new(keys);
+        self.entries
+            .insert(ticket, tenant.id.clone(), keys.clone(), now, until);
         Ok(keys)
     }
 
+    pub(crate) fn forget(&self, tenant: &TenantId) {
+        self.entries.remove_where(|t| t == tenant);
+    }
+
+    pub(crate) fn clear(&self) {
+        self.entries.clear();
+    }
+
+    /// The keys, and when the first retired one stops being published.
     async fn load(
         &self,
         store: &Store,
         tenant: &Tenant,
         now: Timestamp,
-    ) -> Result<TenantKeys, OAuthError> {
+    ) -> Result<(TenantKeys, Option<Timestamp>), OAuthError> {
         let published = signing_keys::published(store, &tenant.id, now).await?;
+        let until = published.iter().filter_map(|k| k.publish_until).min();
         let mut signers = HashMap::new();
         let mut verifiers = HashMap::new();
         let mut jwks = Vec::new();
@@ -107,11 +105,11 @@ impl KeyCache {
                 signers.insert(key.algorithm, signer);
             }
         }
-        Ok(TenantKeys {
-            loaded_at: now,
+        let keys = TenantKeys {
             signers,
             verifiers,
             jwks: serde_json::json!({ "keys": jwks }),
-        })
+        };
+        Ok((keys, until))
     }
 }

@@ -10,6 +10,7 @@ pub mod access_token;
 mod authorization_response;
 pub mod backchannel_logout;
 mod browser;
+pub mod cache;
 mod client_auth;
 mod cors;
 mod endpoints;

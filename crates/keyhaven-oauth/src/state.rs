@@ -7,6 +7,7 @@ use keyhaven_core::model::Tenant;
 use keyhaven_core::{Clock, Entropy, Timestamp};
 use keyhaven_store::{PasswordHasher, Store};
 
+use crate::cache::{ClientCache, TenantCache};
 use crate::keys::KeyCache;
 
 #[derive(Clone)]
@@ -17,15 +18,32 @@ pub struct OAuthState {
     /// Externally visible base of issuers, without a trailing slash.
     pub public_url: String,
     pub keys: Arc<KeyCache>,
+    pub tenants: Arc<TenantCache>,
+    pub clients: Arc<ClientCache>,
     /// Verifies sign-in passwords on the bounded blocking pool (shared with the admin
     /// services, so the bound holds for the whole process).
     pub hasher: PasswordHasher,
     /// How long after a rotation a retried refresh gets the same answer
     /// (`keyhaven_core::refresh`).
     pub refresh_retry_window: Duration,
+    /// Counts what the endpoints do (tokens, revocations, sign-ins, deliveries).
+    pub metrics: Arc<keyhaven_metrics::Metrics>,
 }
 
 impl OAuthState {
+    /// Empty caches that drop what each control-plane change makes stale, whether it is
+    /// made in this process or (on PostgreSQL) announced by another replica.
+    pub fn caches_following(
+        store: &Store,
+        kek: Arc<keyhaven_core::kek::KeyEncryptionKey>,
+    ) -> (Arc<KeyCache>, Arc<TenantCache>, Arc<ClientCache>) {
+        let keys = Arc::new(KeyCache::new(kek));
+        let tenants = Arc::new(TenantCache::default());
+        let clients = Arc::new(ClientCache::default());
+        crate::cache::follow_changes(store, tenants.clone(), clients.clone(), keys.clone());
+        (keys, tenants, clients)
+    }
+
     pub fn now(&self) -> Timestamp {
         self.clock.now()
     }

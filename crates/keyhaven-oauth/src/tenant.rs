@@ -9,9 +9,11 @@ use crate::state::OAuthState;
 pub async fn resolve(state: &OAuthState, slug: &str) -> Result<Tenant, OAuthError> {
     let not_found = || OAuthError::new(ErrorCode::NotFound, "no such tenant");
     let slug = Slug::parse(slug).map_err(|_| not_found())?;
-    let tenant = keyhaven_store::tenants::find_by_slug(&state.store, &slug)
+    let tenant = state
+        .tenants
+        .find(&state.store, &slug, state.now())
         .await?
         .ok_or_else(not_found)?;
     tracing::Span::current().record("tenant", tenant.slug.as_str());
-    Ok(tenant)
+    Ok(Tenant::clone(&tenant))
 }

@@ -18,6 +18,8 @@ use crate::bootstrap;
 use crate::config::Config;
 use crate::kek;
 use crate::public;
+use crate::sweeper::Sweeper;
+use crate::{observe, ops};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -58,10 +60,13 @@ impl Default for Dependencies {
 pub struct Running {
     pub admin_addr: SocketAddr,
     pub public_addr: SocketAddr,
+    /// The operations listener (`GET /metrics`).
+    pub metrics_addr: SocketAddr,
     pub public_url: String,
     pub bootstrap: bootstrap::Outcome,
     shutdown: watch::Sender<bool>,
     task: JoinHandle<()>,
+    sweeper: Sweeper,
 }
 
 impl Running {
@@ -74,6 +79,13 @@ impl Running {
     /// A handle that starts the shutdown when fired (for signal handlers).
     pub fn shutdown_handle(&self) -> watch::Sender<bool> {
         self.shutdown.clone()
+    }
+
+    /// Runs one background-cleanup pass now, whatever the schedule (tests, operators).
+    pub async fn sweep_now(
+        &self,
+    ) -> Result<keyhaven_store::sweep::Swept, keyhaven_store::StoreError> {
+        self.sweeper.sweep_now().await
     }
 
     /// Waits until the server has stopped.
@@ -125,6 +137,13 @@ pub async fn start(config: &Config, deps: Dependencies) -> Result<Running, Start
         .local_addr()
         .map_err(|e| StartError::Bind(config.public_addr, e))?;
     let public_url = config.public_url(public_addr);
+    let metrics_listener = TcpListener::bind(config.metrics_addr)
+        .await
+        .map_err(|e| StartError::Bind(config.metrics_addr, e))?;
+    let metrics_addr = metrics_listener
+        .local_addr()
+        .map_err(|e| StartError::Bind(config.metrics_addr, e))?;
+    let metrics = Arc::new(keyhaven_metrics::Metrics::new());
 
     let state = AdminState {
         store: store.clone(),
@@ -133,15 +152,28 @@ pub async fn start(config: &Config, deps: Dependencies) -> Result<Running, Start
         public_url: public_url.clone(),
         hasher: keyhaven_store::PasswordHasher::per_core(),
         kek: Arc::new(key_encryption_key),
+        metrics: metrics.clone(),
     };
+    let (keys, tenants, clients) =
+        keyhaven_oauth::OAuthState::caches_following(&store, state.kek.clone());
+    // Listening before serving: no change committed after this can go unheard.
+    let changes = keyhaven_store::changes::Listener::connect(&store)
+        .await
+        .unwrap_or_else(|err| {
+            tracing::warn!(error = %err, "no change notifications: caches of other replicas' changes expire by TTL only");
+            None
+        });
     let oauth = keyhaven_oauth::OAuthState {
         store: store.clone(),
         clock: state.clock.clone(),
         entropy: state.entropy.clone(),
         public_url: public_url.clone(),
-        keys: Arc::new(keyhaven_oauth::keys::KeyCache::new(state.kek.clone())),
+        keys,
+        tenants,
+        clients,
         hasher: state.hasher.clone(),
         refresh_retry_window: Duration::from_secs(config.refresh_retry_window_seconds),
+        metrics: metrics.clone(),
     };
     let bootstrap =
         bootstrap::run(&state, &config.data_dir, config.bootstrap_token.as_deref()).await?;
@@ -171,9 +203,22 @@ pub async fn start(config: &Config, deps: Dependencies) -> Result<Running, Start
         },
     );
 
+    // After every route is in place: the layer wraps each one, where its template is known.
+    let public_router = public_router.layer(observe::ObserveLayer::new(
+        metrics.clone(),
+        observe::Listener::Public,
+    ));
+    let ops_router = ops::router(metrics.clone(), store.clone());
+
+    let sweeper = Sweeper::new(store.clone(), state.clock.clone());
     let (shutdown, signal) = watch::channel(false);
     let drain_timeout = config.drain_timeout();
     let grpc = tonic::transport::Server::builder()
+        // Outside authentication, so refused calls are counted and carry a request id too.
+        .layer(observe::ObserveLayer::new(
+            metrics.clone(),
+            observe::Listener::Admin,
+        ))
         .layer(AuthLayer::new(state))
         .add_routes(control_plane.routes)
         .serve_with_incoming_shutdown(
@@ -187,11 +232,22 @@ pub async fn start(config: &Config, deps: Dependencies) -> Result<Running, Start
     )
     .with_graceful_shutdown(fired(signal.clone()));
 
+    let ops =
+        axum::serve(metrics_listener, ops_router).with_graceful_shutdown(fired(signal.clone()));
+
     let health = control_plane.health;
     let logouts = tokio::spawn(deliverer.run(signal.clone()));
+    // 0 turns the schedule off (an operator running `sweep_now` elsewhere, or tests).
+    let sweeps = config
+        .sweep_interval()
+        .map(|every| tokio::spawn(sweeper.clone().run(every, signal.clone())));
+    if let Some(changes) = changes {
+        tokio::spawn(changes.run(fired(signal.clone())));
+    }
     let task = tokio::spawn(async move {
         let grpc = tokio::spawn(grpc);
         let http = tokio::spawn(async move { http.await });
+        let ops = tokio::spawn(async move { ops.await });
         let mut signal = signal;
         let _ = signal.wait_for(|stop| *stop).await;
         tracing::info!("shutting down: draining in-flight requests");
@@ -204,7 +260,13 @@ pub async fn start(config: &Config, deps: Dependencies) -> Result<Running, Start
             if let Ok(Err(err)) = http.await {
                 tracing::error!(error = %err, "public listener failed");
             }
+            if let Ok(Err(err)) = ops.await {
+                tracing::error!(error = %err, "operations listener failed");
+            }
             let _ = logouts.await;
+            if let Some(sweeps) = sweeps {
+                let _ = sweeps.await;
+            }
         })
         .await;
         if drained.is_err() {
@@ -214,14 +276,16 @@ pub async fn start(config: &Config, deps: Dependencies) -> Result<Running, Start
         tracing::info!("stopped");
     });
 
-    tracing::info!(%admin_addr, %public_addr, %public_url, "keyhaven is serving");
+    tracing::info!(%admin_addr, %public_addr, %metrics_addr, %public_url, "keyhaven is serving");
     Ok(Running {
         admin_addr,
         public_addr,
+        metrics_addr,
         public_url,
         bootstrap,
         shutdown,
         task,
+        sweeper,
     })
 }
 

@@ -59,7 +59,7 @@ pub const SETTINGS: &[(&str, &str, &str, &str)] = &[
         "metrics_addr",
         "KEYHAVEN_METRICS_ADDR",
         "127.0.0.1:9090",
-        "Listen address of the Prometheus metrics listener; served from the operations release on.",
+        "Listen address of the operations listener: Prometheus metrics at GET /metrics (port 0: any free port). Keep it private.",
     ),
     (
         "refresh_retry_window_seconds",
@@ -72,6 +72,12 @@ pub const SETTINGS: &[(&str, &str, &str, &str)] = &[
         "KEYHAVEN_DRAIN_TIMEOUT_SECONDS",
         "30",
         "How long shutdown waits for in-flight requests.",
+    ),
+    (
+        "sweep_interval_seconds",
+        "KEYHAVEN_SWEEP_INTERVAL_SECONDS",
+        "60",
+        "How often expired codes, tokens, revocations, sessions, device secrets and other rows that no longer matter are deleted, in batches; safe on every replica at once (0 turns the schedule off).",
     ),
 ];
 
@@ -109,6 +115,7 @@ pub struct Config {
     pub metrics_addr: SocketAddr,
     pub refresh_retry_window_seconds: u64,
     pub drain_timeout_seconds: u64,
+    pub sweep_interval_seconds: u64,
 }
 
 impl Default for Config {
@@ -125,6 +132,7 @@ impl Default for Config {
             metrics_addr: SocketAddr::from(([127, 0, 0, 1], 9090)),
             refresh_retry_window_seconds: keyhaven_core::refresh::DEFAULT_RETRY_WINDOW.as_secs(),
             drain_timeout_seconds: 30,
+            sweep_interval_seconds: 60,
         }
     }
 }
@@ -220,6 +228,11 @@ impl Config {
 
     pub fn drain_timeout(&self) -> Duration {
         Duration::from_secs(self.drain_timeout_seconds)
+    }
+
+    /// How often the background sweep runs; `None` when it is off.
+    pub fn sweep_interval(&self) -> Option<Duration> {
+        (self.sweep_interval_seconds > 0).then(|| Duration::from_secs(self.sweep_interval_seconds))
     }
 }
 

@@ -6,7 +6,10 @@ pub mod bootstrap;
 pub mod cli;
 pub mod config;
 pub mod kek;
+pub mod observe;
+mod ops;
 pub mod public;
+pub mod sweeper;
 pub mod telemetry;
 
 pub use app::{Dependencies, Running, start};

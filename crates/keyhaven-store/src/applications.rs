@@ -13,6 +13,7 @@ use sea_orm::{
 };
 
 use crate::audit::{self, Audit};
+use crate::changes::{self, Change};
 use crate::entities::{application, client_secret};
 use crate::tenants::Created;
 use crate::{Page, PageRequest, Store, StoreError, request_ids};
@@ -89,7 +90,11 @@ pub async fn create(
         &AuditOutcome::Ok,
     )
     .await?;
+    // A replica may remember this client id as unknown.
+    let change = changed(tenant, &app.client_id);
+    changes::announce(&txn, store, &change).await?;
     txn.commit().await?;
+    store.changes().deliver(&change);
     Ok(Created::New(app))
 }
 
@@ -226,7 +231,10 @@ pub async fn update<E>(
         &AuditOutcome::Ok,
     )
     .await?;
+    let change = changed(tenant, client_id);
+    changes::announce(&txn, store, &change).await?;
     txn.commit().await?;
+    store.changes().deliver(&change);
     Ok(Ok(next))
 }
 
@@ -263,7 +271,10 @@ pub async fn delete(
         &AuditOutcome::Ok,
     )
     .await?;
+    let change = changed(tenant, client_id);
+    changes::announce(&txn, store, &change).await?;
     txn.commit().await?;
+    store.changes().deliver(&change);
     Ok(())
 }
 
@@ -316,8 +327,18 @@ pub async fn rotate_secret(
         &AuditOutcome::Ok,
     )
     .await?;
+    let change = changed(tenant, client_id);
+    changes::announce(&txn, store, &change).await?;
     txn.commit().await?;
+    store.changes().deliver(&change);
     Ok(previous_until)
+}
+
+fn changed(tenant: &Tenant, client_id: &ClientId) -> Change {
+    Change::Application {
+        tenant: tenant.id.clone(),
+        client_id: client_id.clone(),
+    }
 }
 
 /// Digests of the secrets that authenticate the application at `now`.
@@ -341,6 +362,33 @@ pub async fn live_secrets(
         .map(|row| {
             SecretDigest::from_hex(&row.digest)
                 .ok_or_else(|| StoreError::corrupt("client secret digest", &row.id))
+        })
+        .collect()
+}
+
+/// The secrets that authenticate the application at `now`, each with the end of its
+/// grace period, if it winds down: a cache of them must not outlive the first end.
+pub async fn live_secrets_until(
+    store: &Store,
+    tenant: &TenantId,
+    application: &ApplicationId,
+    now: Timestamp,
+) -> Result<Vec<(SecretDigest, Option<Timestamp>)>, StoreError> {
+    let rows = client_secret::Entity::find()
+        .filter(client_secret::Column::TenantId.eq(tenant.as_str()))
+        .filter(client_secret::Column::ApplicationId.eq(application.as_str()))
+        .filter(
+            Condition::any()
+                .add(client_secret::Column::ExpiresAt.is_null())
+                .add(client_secret::Column::ExpiresAt.gt(now.unix_millis())),
+        )
+        .all(&store.read)
+        .await?;
+    rows.into_iter()
+        .map(|row| {
+            let digest = SecretDigest::from_hex(&row.digest)
+                .ok_or_else(|| StoreError::corrupt("client secret digest", &row.id))?;
+            Ok((digest, row.expires_at.map(Timestamp::from_unix_millis)))
         })
         .collect()
 }

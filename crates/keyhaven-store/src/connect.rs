@@ -1,5 +1,6 @@
 //! Opening the database: pools sized on purpose, SQLite tuned, migrations applied once.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use keyhaven_migration::{Migrator, MigratorTrait};
@@ -7,6 +8,7 @@ use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, TransactionTrait};
 
 use crate::StoreError;
+use crate::changes::Changes;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -25,6 +27,7 @@ pub struct Store {
     pub(crate) read: DatabaseConnection,
     pub(crate) write: DatabaseConnection,
     backend: Backend,
+    changes: Arc<Changes>,
 }
 
 /// One migration and whether it has been applied.
@@ -48,6 +51,7 @@ impl Store {
                 read,
                 write,
                 backend: Backend::Sqlite,
+                changes: Arc::default(),
             })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let mut options = ConnectOptions::new(url);
@@ -62,6 +66,7 @@ impl Store {
                 read: pool.clone(),
                 write: pool,
                 backend: Backend::Postgres,
+                changes: Arc::default(),
             })
         } else {
             Err(StoreError::Database(sea_orm::DbErr::Custom(
@@ -72,6 +77,11 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// Where this process hears of changes to what the public runtime caches.
+    pub fn changes(&self) -> &Changes {
+        &self.changes
     }
 
     /// Applies pending migrations. On PostgreSQL a transaction-scoped advisory lock makes

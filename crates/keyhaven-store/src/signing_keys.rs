@@ -14,6 +14,7 @@ use sea_orm::{
 };
 
 use crate::audit::{self, Audit};
+use crate::changes::{self, Change};
 use crate::entities::{signing_key, tenant};
 use crate::{Store, StoreError};
 
@@ -148,7 +149,13 @@ pub async fn rotate(
     )
     .await?;
     let keys = all_of(&txn, &tenant.id).await?;
+    // Every replica then signs with the new active key and publishes the same JWKS.
+    let change = Change::SigningKeys {
+        tenant: tenant.id.clone(),
+    };
+    changes::announce(&txn, store, &change).await?;
     txn.commit().await?;
+    store.changes().deliver(&change);
     Ok(keys)
 }
 

@@ -11,6 +11,7 @@ use sea_orm::{
 };
 
 use crate::audit::{self, Audit};
+use crate::changes::{self, Change};
 use crate::entities::tenant;
 use crate::signing_keys::{self, NewSigningKey};
 use crate::{Page, PageRequest, Store, StoreError, request_ids};
@@ -92,7 +93,14 @@ pub async fn create(
         &AuditOutcome::Ok,
     )
     .await?;
+    // A replica may remember this slug as unknown.
+    let change = Change::Tenant {
+        id: tenant.id.clone(),
+        slug: tenant.slug.clone(),
+    };
+    changes::announce(&txn, store, &change).await?;
     txn.commit().await?;
+    store.changes().deliver(&change);
     Ok(Created::New(tenant))
 }
 
@@ -202,7 +210,13 @@ pub async fn update(
         &AuditOutcome::Ok,
     )
     .await?;
+    let change = Change::Tenant {
+        id: next.id.clone(),
+        slug: next.slug.clone(),
+    };
+    changes::announce(&txn, store, &change).await?;
     txn.commit().await?;
+    store.changes().deliver(&change);
     Ok(next)
 }
 
@@ -241,7 +255,13 @@ pub async fn delete(
         &AuditOutcome::Ok,
     )
     .await?;
+    let change = Change::Tenant {
+        id,
+        slug: slug.clone(),
+    };
+    changes::announce(&txn, store, &change).await?;
     txn.commit().await?;
+    store.changes().deliver(&change);
     Ok(())
 }
 

@@ -158,6 +158,8 @@ impl pb::session_service_server::SessionService for SessionApi {
         .await
         .map_err(AdminError::from_store(&name))?
         .ok_or_else(|| AdminError::NotFound(name.clone()))?;
+        let reason = Reason::SessionRevoked.as_str();
+        self.state.metrics.revoked(tenant.slug.as_str(), reason);
         let session = Session {
             ended_at: ended.session.ended_at.or(Some(caller.now)),
             ..ended.session
@@ -194,6 +196,10 @@ impl pb::session_service_server::SessionService for SessionApi {
         )
         .await
         .map_err(AdminError::from)?;
+        if ended.is_some() {
+            let reason = Reason::NativeSsoLogout.as_str();
+            self.state.metrics.revoked(tenant.slug.as_str(), reason);
+        }
         Ok(Response::new(pb::NativeSsoLogoutResponse {
             deleted_count: ended.map_or(0, |e| deleted_count(&e)),
         }))

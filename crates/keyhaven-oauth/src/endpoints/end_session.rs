@@ -173,6 +173,8 @@ async fn sign_out(
         if let Some(done) =
             sessions::end(&state.store, &tenant.id, sid, Reason::Logout, now).await?
         {
+            let reason = Reason::Logout.as_str();
+            state.metrics.revoked(tenant.slug.as_str(), reason);
             tracing::info!(
                 sid = %done.session.id,
                 ended_now = done.ended_now,

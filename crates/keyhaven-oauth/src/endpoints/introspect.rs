@@ -38,8 +38,7 @@ pub async fn introspect(
         let tenant = tenant::resolve(&state, &slug).await?;
         let params = Params::parse(&headers, &body)?;
         let now = state.now();
-        let client =
-            client_auth::authenticate(&state.store, &tenant, &headers, &params, now).await?;
+        let client = client_auth::authenticate(&state, &tenant, &headers, &params, now).await?;
         if client.method == Method::None {
             // RFC 7662 §2.1: the endpoint requires authorization; a public client proves nothing.
             return Err(OAuthError::invalid_client(

@@ -22,6 +22,7 @@ use keyhaven_core::opaque;
 use keyhaven_core::password::{Password, PasswordHash};
 use keyhaven_core::throttle::{Admission, ThrottleKey, Wait};
 use keyhaven_core::username::Username;
+use keyhaven_metrics::SignInFailure;
 use keyhaven_store::revocations::Reason;
 use keyhaven_store::sessions::{self, NewSession};
 use keyhaven_store::{applications, authorization_requests, sign_in_throttle, users};
@@ -127,6 +128,7 @@ pub async fn submit(
         let (admitted, lock) = match admit(&state, &tenant, &keys).await? {
             Admission::Admitted { counters, lock } => (counters, lock),
             Admission::Refused(wait) => {
+                state.metrics.sign_in_throttled(tenant.slug.as_str());
                 tracing::info!(
                     reason = "throttled",
                     key = wait.kind.as_str(),
@@ -147,6 +149,7 @@ pub async fn submit(
         else {
             // The failure that reaches a limit answers with the wait it imposes.
             if let Some(wait) = lock {
+                state.metrics.sign_in_throttled(tenant.slug.as_str());
                 tracing::info!(
                     key = wait.kind.as_str(),
                     %address,
@@ -189,6 +192,8 @@ pub async fn submit(
                 .await?;
             } else {
                 sessions::end(&state.store, &tenant.id, &old.id, Reason::Replaced, now).await?;
+                let reason = Reason::Replaced.as_str();
+                state.metrics.revoked(tenant.slug.as_str(), reason);
             }
         }
         let session = match session {
@@ -360,6 +365,15 @@ async fn check_password(
     };
     if outcome != "ok" {
         tracing::info!(reason = outcome, "sign-in refused");
+    }
+    let failure = match outcome {
+        "unknown user" => Some(SignInFailure::UnknownUser),
+        "wrong password" => Some(SignInFailure::WrongPassword),
+        "disabled user" => Some(SignInFailure::DisabledUser),
+        _ => None,
+    };
+    if let Some(failure) = failure {
+        state.metrics.sign_in_failed(tenant.slug.as_str(), failure);
     }
     Ok(user.filter(|u| matched && well_formed && !u.disabled))
 }

@@ -41,8 +41,7 @@ pub async fn revoke(
         let tenant = tenant::resolve(&state, &slug).await?;
         let params = Params::parse(&headers, &body)?;
         let now = state.now();
-        let client =
-            client_auth::authenticate(&state.store, &tenant, &headers, &params, now).await?;
+        let client = client_auth::authenticate(&state, &tenant, &headers, &params, now).await?;
         let token = params.require("token")?;
         // token_type_hint only orders a search (RFC 7009 §2.1); the two kinds cannot be
         // mistaken for each other (an opaque handle has no dots, a JWT has two), so the
@@ -83,6 +82,8 @@ async fn revoke_refresh_token(
         now,
     )
     .await?;
+    let reason = Reason::ClientRequest.as_str();
+    state.metrics.revoked(tenant.slug.as_str(), reason);
     Ok("refresh token revoked with its grant")
 }
 
@@ -109,5 +110,7 @@ async fn revoke_access_token(
         now,
     )
     .await?;
+    let reason = Reason::ClientRequest.as_str();
+    state.metrics.revoked(tenant.slug.as_str(), reason);
     Ok("access token revoked")
 }

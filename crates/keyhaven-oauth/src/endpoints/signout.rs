@@ -221,6 +221,8 @@ async fn sign_out(
         now,
     )
     .await?;
+    let reason = Reason::SignOut.as_str();
+    state.metrics.revoked(tenant.slug.as_str(), reason);
     Ok(())
 }
 

@@ -34,8 +34,7 @@ pub async fn token(
         let grant_type = params.require("grant_type")?;
         tracing::Span::current().record("grant", grant_type);
         let client =
-            client_auth::authenticate(&state.store, &tenant, &headers, &params, state.now())
-                .await?;
+            client_auth::authenticate(&state, &tenant, &headers, &params, state.now()).await?;
         let body = match grant_type {
             "authorization_code" => {
                 // Binds the tokens of this sign-in to the device, for a sign-out from it.
@@ -61,6 +60,14 @@ pub async fn token(
             }
         };
         tracing::info!("token issued");
+        // Only the grant types above get here: the label set stays the four of them.
+        let grant = match grant_type {
+            "authorization_code" => "authorization_code",
+            "refresh_token" => "refresh_token",
+            "client_credentials" => "client_credentials",
+            _ => "token_exchange",
+        };
+        state.metrics.token_issued(tenant.slug.as_str(), grant);
         let mut response = Json(body).into_response();
         error::no_store(&mut response);
         Ok(response)

@@ -157,6 +157,8 @@ async fn redeem(
                 now,
             )
             .await?;
+            let reason = Reason::CodeReplay.as_str();
+            state.metrics.revoked(tenant.slug.as_str(), reason);
             tracing::warn!(
                 sid = %record.session_id,
                 refresh_tokens_revoked = revoked,

@@ -159,6 +159,8 @@ async fn reuse(
         now,
     )
     .await?;
+    let reason = Reason::RefreshReuse.as_str();
+    state.metrics.revoked(tenant.slug.as_str(), reason);
     tracing::warn!(
         family = %token.family_id,
         sid = %token.session_id,

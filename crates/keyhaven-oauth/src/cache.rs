@@ -1,0 +1,324 @@
+//! What every public request would otherwise read from the database: the tenant by slug,
+//! the client with its live secret digests, and the tenant's parsed keys.
+//!
+//! Freshness: the control plane announces every change of these
+//! (`keyhaven_store::changes`), and [`follow_changes`] drops the affected entries. In the
+//! process that made the change this happens before the change is acknowledged; other
+//! replicas on PostgreSQL hear it by LISTEN/NOTIFY within milliseconds. [`TTL`] bounds
+//! what a lost notification (or a second process on one SQLite file) can leave stale.
+//!
+//! Size: each map holds at most a fixed number of entries (see the constants); when full,
+//! expired entries go first, then an arbitrary eighth, so a scan over many tenants costs
+//! database reads but never memory. Unknown slugs and client ids are remembered in
+//! separate, smaller maps, so requests for garbage names cannot evict the real ones.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
+
+use keyhaven_core::model::{Application, Tenant};
+use keyhaven_core::{ClientId, SecretDigest, Slug, TenantId, Timestamp};
+use keyhaven_store::changes::Change;
+use keyhaven_store::{Store, applications, tenants};
+
+use crate::error::OAuthError;
+use crate::keys::KeyCache;
+
+/// The longest a replica serves a tenant, client or key set after another replica
+/// changed it, should the change notification be lost.
+pub const TTL: Duration = Duration::from_secs(5);
+
+pub const MAX_TENANTS: usize = 20_000;
+pub const MAX_CLIENTS: usize = 60_000;
+pub const MAX_UNKNOWN: usize = 4_096;
+
+/// A map of at most `capacity` entries, each good until its own deadline by the
+/// injected clock.
+///
+/// An entry loaded from a read that started before an invalidation must not be
+/// stored after it (it would bring the old row back), so a loader takes a
+/// [`Ticket`] before reading and [`Bounded::insert`] ignores stale tickets.
+pub struct Bounded<K, V> {
+    entries: RwLock<HashMap<K, Entry<V>>>,
+    capacity: usize,
+    generation: AtomicU64,
+}
+
+struct Entry<V> {
+    value: V,
+    loaded_at: Timestamp,
+    expires_at: Timestamp,
+}
+
+/// Taken before a database read whose result may be cached.
+#[derive(Debug, Clone, Copy)]
+pub struct Ticket(u64);
+
+impl<K: Eq + Hash, V: Clone> Bounded<K, V> {
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            entries: RwLock::new(HashMap::new()),
+            capacity,
+            generation: AtomicU64::new(0),
+        }
+    }
+
+    pub fn get(&self, key: &K, now: Timestamp) -> Option<V> {
+        let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
+        entries
+            .get(key)
+            .filter(|e| e.is_fresh(now))
+            .map(|e| e.value.clone())
+    }
+
+    pub fn ticket(&self) -> Ticket {
+        Ticket(self.generation.load(Ordering::Acquire))
+    }
+
+    /// Keeps `value` until `expires_at` or [`TTL`] from `now`, whichever comes first.
+    pub fn insert(
+        &self,
+        ticket: Ticket,
+        key: K,
+        value: V,
+        now: Timestamp,
+        expires_at: Option<Timestamp>,
+    ) {
+        let ttl_end = now.saturating_add(TTL);
+        let expires_at = expires_at.map_or(ttl_end, |e| e.min(ttl_end));
+        let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        // Checked under the lock that invalidations take, so none slips in between.
+        if self.generation.load(Ordering::Acquire) != ticket.0 {
+            return;
+        }
+        if entries.len() >= self.capacity && !entries.contains_key(&key) {
+            entries.retain(|_, e| e.is_fresh(now));
+            if entries.len() >= self.capacity {
+                let evict = (entries.len() + 1 - self.capacity).max(self.capacity / 8);
+                // HashMap order is arbitrary: cheap, and fair enough without usage tracking.
+                let mut seen = 0;
+                entries.retain(|_, _| {
+                    seen += 1;
+                    seen > evict
+                });
+            }
+        }
+        entries.insert(
+            key,
+            Entry {
+                value,
+                loaded_at: now,
+                expires_at,
+            },
+        );
+    }
+
+    pub fn remove_where(&self, mut doomed: impl FnMut(&K) -> bool) {
+        let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        entries.retain(|k, _| !doomed(k));
+    }
+
+    pub fn clear(&self) {
+        self.remove_where(|_| true);
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl<V> Entry<V> {
+    /// A clock that went back past the load also makes an entry stale.
+    fn is_fresh(&self, now: Timestamp) -> bool {
+        self.loaded_at <= now && now < self.expires_at
+    }
+}
+
+/// Tenants by slug.
+pub struct TenantCache {
+    known: Bounded<Slug, Arc<Tenant>>,
+    unknown: Bounded<Slug, ()>,
+}
+
+impl Default for TenantCache {
+    fn default() -> Self {
+        Self {
+            known: Bounded::new(MAX_TENANTS),
+            unknown: Bounded::new(MAX_UNKNOWN),
+        }
+    }
+}
+
+impl TenantCache {
+    pub async fn find(
+        &self,
+        store: &Store,
+        slug: &Slug,
+        now: Timestamp,
+    ) -> Result<Option<Arc<Tenant>>, OAuthError> {
+        if let Some(tenant) = self.known.get(slug, now) {
+            return Ok(Some(tenant));
+        }
+        if self.unknown.get(slug, now).is_some() {
+            return Ok(None);
+        }
+        let (known, unknown) = (self.known.ticket(), self.unknown.ticket());
+        match tenants::find_by_slug(store, slug).await? {
+            Some(tenant) => {
+                let tenant = Arc::new(tenant);
+                self.known
+                    .insert(known, slug.clone(), tenant.clone(), now, None);
+                Ok(Some(tenant))
+            }
+            None => {
+                self.unknown.insert(unknown, slug.clone(), (), now, None);
+                Ok(None)
+            }
+        }
+    }
+
+    fn forget(&self, slug: &Slug) {
+        self.known.remove_where(|s| s == slug);
+        self.unknown.remove_where(|s| s == slug);
+    }
+}
+
+/// An application with the digests of the secrets that authenticate it.
+pub struct CachedClient {
+    pub app: Application,
+    pub secrets: Vec<SecretDigest>,
+}
+
+type ClientKey = (TenantId, ClientId);
+
+/// Applications by tenant and client id, with their live secrets.
+pub struct ClientCache {
+    known: Bounded<ClientKey, Arc<CachedClient>>,
+    unknown: Bounded<ClientKey, ()>,
+}
+
+impl Default for ClientCache {
+    fn default() -> Self {
+        Self {
+            known: Bounded::new(MAX_CLIENTS),
+            unknown: Bounded::new(MAX_UNKNOWN),
+        }
+    }
+}
+
+impl ClientCache {
+    pub async fn find(
+        &self,
+        store: &Store,
+        tenant: &TenantId,
+        client_id: &ClientId,
+        now: Timestamp,
+    ) -> Result<Option<Arc<CachedClient>>, OAuthError> {
+        let key = (tenant.clone(), client_id.clone());
+        if let Some(client) = self.known.get(&key, now) {
+            return Ok(Some(client));
+        }
+        if self.unknown.get(&key, now).is_some() {
+            return Ok(None);
+        }
+        let (known, unknown) = (self.known.ticket(), self.unknown.ticket());
+        let Some(app) = applications::get(store, tenant, client_id).await? else {
+            self.unknown.insert(unknown, key, (), now, None);
+            return Ok(None);
+        };
+        let live = applications::live_secrets_until(store, tenant, &app.id, now).await?;
+        // A secret in its grace period stops at its own deadline, not at the TTL.
+        let first_end = live.iter().filter_map(|(_, until)| *until).min();
+        let client = Arc::new(CachedClient {
+            app,
+            secrets: live.into_iter().map(|(digest, _)| digest).collect(),
+        });
+        self.known
+            .insert(known, key, client.clone(), now, first_end);
+        Ok(Some(client))
+    }
+
+    fn forget(&self, doomed: impl Fn(&ClientKey) -> bool) {
+        self.known.remove_where(&doomed);
+        self.unknown.remove_where(&doomed);
+    }
+}
+
+/// Drops what each change makes stale, in every cache of the public runtime.
+pub fn follow_changes(
+    store: &Store,
+    tenants: Arc<TenantCache>,
+    clients: Arc<ClientCache>,
+    keys: Arc<KeyCache>,
+) {
+    store.changes().subscribe(move |change| match change {
+        Change::Tenant { id, slug } => {
+            tenants.forget(slug);
+            clients.forget(|(tenant, _)| tenant == id);
+            keys.forget(id);
+        }
+        Change::Application { tenant, client_id } => {
+            clients.forget(|(t, c)| t == tenant && c == client_id);
+        }
+        Change::SigningKeys { tenant } => keys.forget(tenant),
+        Change::Everything => {
+            tenants.known.clear();
+            tenants.unknown.clear();
+            clients.known.clear();
+            clients.unknown.clear();
+            keys.clear();
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(seconds: i64) -> Timestamp {
+        Timestamp::from_unix_millis(seconds * 1000)
+    }
+
+    #[test]
+    fn entries_expire_after_the_ttl_or_their_own_deadline() {
+        let cache = Bounded::new(10);
+        cache.insert(cache.ticket(), "a", 1, at(100), None);
+        cache.insert(cache.ticket(), "b", 2, at(100), Some(at(102)));
+        assert_eq!(cache.get(&"a", at(104)), Some(1));
+        assert_eq!(cache.get(&"b", at(101)), Some(2));
+        assert_eq!(cache.get(&"b", at(102)), None);
+        assert_eq!(cache.get(&"a", at(105)), None);
+        assert_eq!(cache.get(&"a", at(99)), None, "the clock went back");
+    }
+
+    #[test]
+    fn a_read_that_started_before_an_invalidation_is_not_stored() {
+        let cache = Bounded::new(10);
+        let ticket = cache.ticket();
+        cache.remove_where(|k| *k == "a");
+        cache.insert(ticket, "a", 1, at(100), None);
+        assert_eq!(cache.get(&"a", at(100)), None);
+        cache.insert(cache.ticket(), "a", 1, at(100), None);
+        assert_eq!(cache.get(&"a", at(100)), Some(1));
+    }
+
+    #[test]
+    fn a_full_cache_stays_within_its_capacity() {
+        let cache = Bounded::new(64);
+        for i in 0..1000 {
+            cache.insert(cache.ticket(), i, i, at(100), None);
+            assert!(cache.len() <= 64);
+        }
+        assert_eq!(cache.get(&999, at(100)), Some(999));
+    }
+}

@@ -1,0 +1,290 @@
+//! The public runtime caches tenants, clients with their secrets, and signing keys. A
+//! change through the control plane is visible at once in the process that made it; on
+//! PostgreSQL, other replicas hear of it by LISTEN/NOTIFY within milliseconds; two
+//! processes on one SQLite file have only the cache TTL between them.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use keyhaven_oauth::cache::TTL;
+use keyhaven_tests::proto as pb;
+use keyhaven_tests::{Backend, TestApp, on_both_backends};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+on_both_backends!(
+    changes_through_one_replica_reach_the_other_within_the_staleness_bound,
+    changes_are_visible_at_once_in_the_process_that_made_them,
+    a_tenant_created_after_its_slug_was_asked_for_is_found_at_once,
+);
+
+/// How long a PostgreSQL notification may take here before the test calls it lost.
+const NOTIFY_BOUND: Duration = Duration::from_secs(2);
+
+struct Service {
+    name: String,
+    client_id: String,
+    secret: String,
+}
+
+async fn service(app: &TestApp, tenant: &str) -> Service {
+    let (created, secret) = app.create_app(tenant, pb::ApplicationType::Service).await;
+    Service {
+        name: created.name,
+        client_id: created.client_id,
+        secret,
+    }
+}
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// The client_credentials answer of `replica`: the status and, on success, the token.
+async fn token_at(replica: &TestApp, client_id: &str, secret: &str) -> (StatusCode, Value) {
+    let response = http()
+        .post(format!("{}/t/acme/oauth2/token", replica.public_url))
+        .basic_auth(client_id, Some(secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .expect("token request");
+    (response.status(), response.json().await.expect("json"))
+}
+
+async fn accepted(replica: &TestApp, client_id: &str, secret: &str) -> bool {
+    token_at(replica, client_id, secret).await.0 == StatusCode::OK
+}
+
+/// The `kid` in the header of an access token that `replica` issues now.
+async fn signing_kid(replica: &TestApp, client: &Service) -> String {
+    let (status, body) = token_at(replica, &client.client_id, &client.secret).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let token = body["access_token"].as_str().expect("access token");
+    let header = token.split('.').next().expect("JWS header");
+    let header: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).expect("base64url")).expect("json");
+    header["kid"].as_str().expect("kid").to_owned()
+}
+
+async fn jwks_at(replica: &TestApp) -> Value {
+    http()
+        .get(format!("{}/t/acme/oauth2/jwks", replica.public_url))
+        .send()
+        .await
+        .expect("jwks")
+        .json()
+        .await
+        .expect("json")
+}
+
+async fn discovery_status(replica: &TestApp) -> StatusCode {
+    http()
+        .get(format!(
+            "{}/t/acme/.well-known/openid-configuration",
+            replica.public_url
+        ))
+        .send()
+        .await
+        .expect("discovery")
+        .status()
+}
+
+async fn rotate_secret(through: &TestApp, client: &Service) -> String {
+    through
+        .applications(through.root())
+        .rotate_client_secret(pb::RotateClientSecretRequest {
+            name: client.name.clone(),
+            previous_secret_grace: Some(prost_types::Duration {
+                seconds: 0,
+                nanos: 0,
+            }),
+        })
+        .await
+        .expect("rotated")
+        .into_inner()
+        .client_secret
+}
+
+async fn delete_application(through: &TestApp, client: &Service) {
+    through
+        .applications(through.root())
+        .delete_application(pb::DeleteApplicationRequest {
+            name: client.name.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("deleted");
+}
+
+/// Rotates the keys of the algorithm `kid` belongs to; returns the new active kid.
+async fn rotate_keys(through: &TestApp, kid: &str) -> String {
+    let keys = |response: tonic::Response<pb::RotateSigningKeyResponse>| {
+        response.into_inner().signing_keys
+    };
+    let mut client = through.signing_keys(through.root());
+    let listed = client
+        .list_signing_keys(pb::ListSigningKeysRequest {
+            parent: "tenants/acme".into(),
+        })
+        .await
+        .expect("listed")
+        .into_inner()
+        .signing_keys;
+    let algorithm = listed
+        .iter()
+        .find(|k| k.kid == kid)
+        .expect("the signing key is listed")
+        .algorithm
+        .clone();
+    let rotated = keys(
+        client
+            .rotate_signing_key(pb::RotateSigningKeyRequest {
+                parent: "tenants/acme".into(),
+                algorithm: algorithm.clone(),
+            })
+            .await
+            .expect("rotated"),
+    );
+    let active: Vec<_> = rotated
+        .iter()
+        .filter(|k| k.algorithm == algorithm && k.state() == pb::SigningKeyState::Active)
+        .collect();
+    assert_eq!(active.len(), 1, "{rotated:#?}");
+    assert_ne!(active[0].kid, kid, "rotation changed the active key");
+    active[0].kid.clone()
+}
+
+async fn delete_tenant(through: &TestApp) {
+    through
+        .tenants(through.root())
+        .delete_tenant(pb::DeleteTenantRequest {
+            name: "tenants/acme".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("deleted");
+}
+
+/// Waits until `seen` holds at the other replica. On PostgreSQL the notification is the
+/// bound, and the time it took is printed; on SQLite the replicas share the test clock,
+/// which moves past the TTL that bounds them there.
+async fn within_bound<F, Fut>(backend: Backend, other: &TestApp, what: &str, seen: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    if backend == Backend::Sqlite {
+        other.clock.advance(TTL);
+    }
+    let started = Instant::now();
+    while !seen().await {
+        assert!(
+            started.elapsed() < NOTIFY_BOUND,
+            "{what}: not seen within {NOTIFY_BOUND:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    eprintln!("{backend:?}: {what}: seen after {:?}", started.elapsed());
+}
+
+async fn changes_through_one_replica_reach_the_other_within_the_staleness_bound(backend: Backend) {
+    let a = TestApp::spawn(backend).await;
+    a.create_tenant("acme").await;
+    let rotated = service(&a, "acme").await;
+    let deleted = service(&a, "acme").await;
+    let b = a.start_replica().await;
+    // Warm A's caches: each check below would pass trivially on a cold cache.
+    assert!(accepted(&a, &rotated.client_id, &rotated.secret).await);
+    assert!(accepted(&a, &deleted.client_id, &deleted.secret).await);
+    let old_kid = signing_kid(&a, &rotated).await;
+    assert_eq!(discovery_status(&a).await, StatusCode::OK);
+
+    let new_secret = rotate_secret(&b, &rotated).await;
+    within_bound(backend, &a, "a rotated secret", || async {
+        !accepted(&a, &rotated.client_id, &rotated.secret).await
+    })
+    .await;
+    assert!(accepted(&a, &rotated.client_id, &new_secret).await);
+    let rotated = Service {
+        secret: new_secret,
+        ..rotated
+    };
+
+    delete_application(&b, &deleted).await;
+    within_bound(backend, &a, "a deleted application", || async {
+        !accepted(&a, &deleted.client_id, &deleted.secret).await
+    })
+    .await;
+
+    let new_kid = rotate_keys(&b, &old_kid).await;
+    within_bound(backend, &a, "a key rotation", || async {
+        signing_kid(&a, &rotated).await == new_kid
+    })
+    .await;
+    assert_eq!(
+        jwks_at(&a).await,
+        jwks_at(&b).await,
+        "both publish one JWKS"
+    );
+
+    delete_tenant(&b).await;
+    within_bound(backend, &a, "a deleted tenant", || async {
+        discovery_status(&a).await == StatusCode::NOT_FOUND
+    })
+    .await;
+
+    b.running.stop().await;
+    a.stop().await;
+}
+
+async fn changes_are_visible_at_once_in_the_process_that_made_them(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    app.create_tenant("acme").await;
+    let client = service(&app, "acme").await;
+    let doomed = service(&app, "acme").await;
+    assert!(accepted(&app, &client.client_id, &client.secret).await);
+    assert!(accepted(&app, &doomed.client_id, &doomed.secret).await);
+    let old_kid = signing_kid(&app, &client).await;
+    assert_eq!(discovery_status(&app).await, StatusCode::OK);
+
+    let new_secret = rotate_secret(&app, &client).await;
+    assert!(!accepted(&app, &client.client_id, &client.secret).await);
+    let client = Service {
+        secret: new_secret,
+        ..client
+    };
+    assert!(accepted(&app, &client.client_id, &client.secret).await);
+
+    delete_application(&app, &doomed).await;
+    assert!(!accepted(&app, &doomed.client_id, &doomed.secret).await);
+
+    let new_kid = rotate_keys(&app, &old_kid).await;
+    assert_eq!(signing_kid(&app, &client).await, new_kid);
+    let published = jwks_at(&app).await;
+    assert!(
+        published["keys"]
+            .as_array()
+            .expect("keys")
+            .iter()
+            .any(|k| k["kid"] == old_kid.as_str()),
+        "the retired key stays published: {published}"
+    );
+
+    delete_tenant(&app).await;
+    assert_eq!(discovery_status(&app).await, StatusCode::NOT_FOUND);
+    app.stop().await;
+}
+
+async fn a_tenant_created_after_its_slug_was_asked_for_is_found_at_once(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    assert_eq!(discovery_status(&app).await, StatusCode::NOT_FOUND);
+    app.create_tenant("acme").await;
+    assert_eq!(discovery_status(&app).await, StatusCode::OK);
+    app.stop().await;
+}
