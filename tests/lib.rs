@@ -202,6 +202,13 @@ impl Database {
     }
 }
 
+fn rand_bytes() -> [u8; 32] {
+    let mut bytes = [0u8; 32];
+    bytes[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+    bytes[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+    bytes
+}
+
 fn with_database(base: &str, name: &str) -> String {
     let (without_query, query) = base
         .split_once('?')
@@ -348,6 +355,47 @@ impl TestApp {
         // The test reaches this replica on its own listener, as the load balancer would.
         replica.public_url = format!("http://{}", replica.running.public_addr);
         replica
+    }
+
+    /// Two replicas started at the same moment on a fresh database, as a deployment's
+    /// first rollout does: both must migrate it (once) and bootstrap it (once). They
+    /// share the key-encryption key, the bootstrap token and the public URL, as their
+    /// manifests would give them.
+    pub async fn start_together(backend: Backend) -> (TestApp, TestApp) {
+        let first = Database::fresh(backend).await;
+        let second = Database {
+            url: first.url.clone(),
+            dir: tempfile::tempdir().expect("temp dir"),
+            postgres: None,
+        };
+        let kek = keyhaven_core::kek::KeyEncryptionKey::from_bytes(rand_bytes()).to_base64url();
+        let bootstrap = format!("khm_{}", uuid::Uuid::new_v4().simple());
+        // The public URL must be known before either listener is bound: a fixed
+        // placeholder, since the tests reach each replica on its own listener.
+        let config = |database: &Database| Config {
+            data_dir: database.data_dir().to_path_buf(),
+            database_url: Some(database.url.clone()),
+            admin_addr: "127.0.0.1:0".parse().expect("addr"),
+            public_addr: "127.0.0.1:0".parse().expect("addr"),
+            public_url: Some("http://keyhaven.test".to_owned()),
+            key_encryption_key: Some(kek.clone()),
+            bootstrap_token: Some(bootstrap.clone()),
+            drain_timeout_seconds: 10,
+            sweep_interval_seconds: 0,
+            metrics_addr: "127.0.0.1:0".parse().expect("addr"),
+            ..Config::default()
+        };
+        let (first_config, second_config) = (config(&first), config(&second));
+        let clock = TestApp::spawn_clock();
+        let (mut a, mut b) = tokio::join!(
+            TestApp::start_with(first_config, first, clock.clone()),
+            TestApp::start_with(second_config, second, clock.clone()),
+        );
+        for replica in [&mut a, &mut b] {
+            replica.root_token = bootstrap.clone();
+            replica.public_url = format!("http://{}", replica.running.public_addr);
+        }
+        (a, b)
     }
 
     /// Stops the server and keeps the database, for a restart.

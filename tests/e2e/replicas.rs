@@ -185,3 +185,49 @@ async fn what_one_replica_revokes_the_other_refuses_on_the_next_request(backend:
     b.stop_keeping_data().await;
     a.stop().await;
 }
+
+/// The first rollout of a deployment: two replicas start at the same moment on an empty
+/// PostgreSQL database. One migrates while the other waits (an advisory lock), one
+/// bootstraps the organization, and both serve. Several processes on one SQLite file is
+/// not a supported deployment, so this runs on PostgreSQL only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_starting_together_on_an_empty_database_migrate_and_bootstrap_once() {
+    if !Backend::Postgres.available() {
+        eprintln!("PostgreSQL unset: not run");
+        return;
+    }
+    let (a, b) = TestApp::start_together(Backend::Postgres).await;
+    for replica in [&a, &b] {
+        let ready = http()
+            .get(format!("{}/readyz", replica.public_url))
+            .send()
+            .await
+            .expect("readyz");
+        assert_eq!(ready.status(), StatusCode::OK);
+    }
+    let organizations = a
+        .organizations(a.root())
+        .list_organizations(pb::ListOrganizationsRequest::default())
+        .await
+        .expect("organizations")
+        .into_inner()
+        .organizations;
+    assert_eq!(
+        organizations.len(),
+        1,
+        "bootstrapped once: {organizations:?}"
+    );
+    // Each serves what the other creates.
+    b.create_tenant("acme").await;
+    let discovery = http()
+        .get(format!(
+            "{}/t/acme/.well-known/openid-configuration",
+            a.public_url
+        ))
+        .send()
+        .await
+        .expect("discovery");
+    assert_eq!(discovery.status(), StatusCode::OK);
+    b.stop_keeping_data().await;
+    a.stop().await;
+}
