@@ -2,6 +2,7 @@
 //! its own, redirects looked at rather than followed (the redirect URI is served by no
 //! one), and what the relying party does with the code (RFC 6749 §4.1, RFC 7636 S256).
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use base64::Engine;
@@ -41,9 +42,20 @@ pub struct Browser {
 
 impl Browser {
     pub fn new(issuer: &str, app: Arc<WebApp>) -> Result<Self, Failure> {
+        Self::from_address(issuer, app, None)
+    }
+
+    /// A browser whose connections come from `address` (a loopback address other than
+    /// 127.0.0.1, to be a client of its own to the per-address sign-in throttle).
+    pub fn from_address(
+        issuer: &str,
+        app: Arc<WebApp>,
+        address: Option<IpAddr>,
+    ) -> Result<Self, Failure> {
         let http = reqwest::Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
+            .local_address(address)
             .build()
             .map_err(|e| e.to_string())?;
         Ok(Self {

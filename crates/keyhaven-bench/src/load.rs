@@ -11,6 +11,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::proc;
 use crate::signing::{Cost, Rates};
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -117,6 +118,10 @@ pub struct Outcome {
     /// Iterations per second this scenario could reach at most, when one is known, and
     /// what bounds it.
     pub limit: Option<(f64, String)>,
+    /// CPU time of the server's threads in the measured time.
+    pub server_cpu: Duration,
+    /// The process's peak RSS in the measured time, in KiB.
+    pub peak_rss_kib: Option<u64>,
 }
 
 impl Outcome {
@@ -142,7 +147,17 @@ impl Outcome {
             elapsed: Duration::from_secs(1),
             latencies: Vec::new(),
             limit: None,
+            server_cpu: Duration::ZERO,
+            peak_rss_kib: None,
         }
+    }
+
+    /// Holds the scenario against the rate of another, `what` (a trivial endpoint).
+    pub fn limited_by_outcome(mut self, what: &Outcome) -> Self {
+        if what.successes > 0 {
+            self.limit = Some((what.rate(), what.name.to_owned()));
+        }
+        self
     }
 
     /// Holds the scenario against the raw rates when one iteration costs `cost`.
@@ -180,9 +195,13 @@ impl Load {
         }
         // Warm-up: connections open, caches fill.
         let (open, _) = drive(open, duration / 5).await;
+        proc::reset_peak_rss();
+        let cpu = proc::server_cpu();
         let start = Instant::now();
         let (_, results) = drive(open, duration).await;
         let elapsed = start.elapsed();
+        let server_cpu = proc::server_cpu().saturating_sub(cpu);
+        let peak_rss_kib = proc::status_kib("VmHWM");
         let mut latencies = Vec::new();
         let mut errors = setup_errors;
         for result in results {
@@ -201,6 +220,8 @@ impl Load {
             elapsed,
             latencies,
             limit: None,
+            server_cpu,
+            peak_rss_kib,
         }
     }
 }

@@ -13,7 +13,10 @@
 //! fail it.
 
 mod browser;
+mod grpc;
 mod load;
+mod pin;
+mod proc;
 mod provision;
 mod report;
 mod signing;
@@ -40,13 +43,18 @@ struct Args {
     /// Seconds of measurement per scenario (after a warm-up of a fifth of it).
     #[arg(long, default_value_t = 10)]
     seconds: u64,
-    /// A second or so per scenario: for CI, so the benchmark cannot rot. Timings are
-    /// never asserted; the run fails only if a scenario had no success at all.
+    /// A second or so per scenario and at most 16 connections: for CI, so the benchmark
+    /// cannot rot. Timings are never asserted; the run fails only if a scenario had no
+    /// success at all.
     #[arg(long)]
     quick: bool,
     /// PostgreSQL URL of an empty database to run on instead of a fresh SQLite file.
     #[arg(long, env = "KEYHAVEN_BENCH_DATABASE_URL")]
     database_url: Option<String>,
+    /// Pin the server's runtime threads to CPU 0 and the load generator's to CPU 1.
+    /// On by default when the machine has two CPUs or more; `--pin false` to share them.
+    #[arg(long, action = clap::ArgAction::Set, default_value_t = pin::available())]
+    pin: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -59,10 +67,18 @@ enum Scenario {
     Userinfo,
     Discovery,
     Jwks,
+    PasswordSignIn,
+    GetApplication,
+    ListApplications,
+    CreateApplication,
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args = Args::parse();
+    let mut args = Args::parse();
+    if args.quick {
+        // Fewer browsers to sign in and users to provision, each an argon2id hash.
+        args.connections = args.connections.min(16);
+    }
     let duration = if args.quick {
         Duration::from_secs(1)
     } else {
@@ -70,29 +86,45 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     // The server gets its own runtime, so the load generator's tasks do not run on the
     // server's worker threads.
-    let server_runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("keyhaven")
-        .build()?;
-    let load_runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("load")
-        .build()?;
+    let runtime = |name: &'static str, cpu: usize| {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder.enable_all().thread_name(name);
+        if args.pin {
+            builder.on_thread_start(move || pin::current_thread_to(cpu));
+        }
+        builder.build()
+    };
+    let server_runtime = runtime(proc::SERVER_THREADS, 0)?;
+    let load_runtime = runtime("load", 1)?;
 
     let data = tempfile::tempdir()?;
     let running =
         server_runtime.block_on(provision::start(data.path(), args.database_url.clone()))?;
-    let target = load_runtime.block_on(provision::provision(&running))?;
+    let target = load_runtime.block_on(provision::provision(&running, args.connections))?;
+    let idle = if args.quick {
+        Duration::from_millis(250)
+    } else {
+        Duration::from_secs(1)
+    };
+    std::thread::sleep(idle);
+    let idle_rss_kib = proc::status_kib("VmRSS");
+    let start_to_ready = server_runtime.block_on(provision::start_to_ready())?;
 
     // Measured while the server is idle, before any load.
     let sample = (duration / 4).clamp(Duration::from_millis(250), Duration::from_secs(1));
-    let rates = signing::measure(sample)?;
-    let rows = load_runtime.block_on(run(&args, duration, &target, &rates))?;
-    report::print(&args_summary(&args, duration), &rates, &rows);
+    let rates = signing::Rates {
+        server_on_one_core: args.pin,
+        ..signing::measure(sample)?
+    };
+    let results = load_runtime.block_on(run(&args, duration, &target, &rates))?;
+    report::print(&args_summary(&args, duration), &rates, &results);
+    report::print_footprint(idle, idle_rss_kib, start_to_ready);
     server_runtime.block_on(running.stop());
 
-    let dead: Vec<&str> = rows
+    let dead: Vec<&str> = results
+        .stack
         .iter()
+        .chain(&results.rows)
         .filter(|row| row.successes == 0)
         .map(|row| row.name)
         .collect();
@@ -105,19 +137,41 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// A scenario of the signed-in user, over the shared browsers.
 type UserFlow = fn(Arc<[Browser]>) -> Box<dyn load::Scenario>;
 
-/// Runs the selected scenarios one after another.
+/// Measures the trivial endpoints of the server's stacks, then runs the selected scenarios
+/// one after another.
 async fn run(
     args: &Args,
     duration: Duration,
     target: &provision::Target,
     rates: &Rates,
-) -> Result<Vec<Outcome>, Box<dyn std::error::Error>> {
+) -> Result<report::Results, Box<dyn std::error::Error>> {
     let selected = |s: Scenario| args.scenario == Scenario::All || args.scenario == s;
     let load = load::Load {
         connections: args.connections,
         duration,
     };
     let client = load::http_client(args.connections)?;
+    let plane = Arc::new(
+        grpc::ControlPlane::connect(
+            &target.admin_url,
+            grpc::Bearer::new(&target.admin_token)?,
+            "tenants/bench".into(),
+            target.application.clone(),
+        )
+        .await?,
+    );
+
+    // The trivial endpoints, with the same load generator: what the stacks themselves allow.
+    let http_trivial = load
+        .run("GET /healthz", &target.get_untenanted(&client, "/healthz"))
+        .await;
+    let grpc_trivial = load
+        .run(
+            "gRPC Health/Check",
+            &grpc::Admin::new(plane.clone(), grpc::Call::HealthCheck),
+        )
+        .await;
+
     let mut rows = Vec::new();
     if selected(Scenario::ClientCredentials) {
         let scenario = target.client_credentials(&client);
@@ -178,20 +232,90 @@ async fn run(
     }
     if selected(Scenario::Discovery) {
         let scenario = target.get(&client, "/.well-known/openid-configuration");
-        rows.push(load.run("discovery", &scenario).await);
+        rows.push(
+            load.run("discovery", &scenario)
+                .await
+                .limited_by_outcome(&http_trivial),
+        );
     }
     if selected(Scenario::Jwks) {
         let scenario = target.get(&client, "/oauth2/jwks");
-        rows.push(load.run("jwks", &scenario).await);
+        rows.push(
+            load.run("jwks", &scenario)
+                .await
+                .limited_by_outcome(&http_trivial),
+        );
     }
-    Ok(rows)
+
+    let mut starvation = None;
+    if selected(Scenario::PasswordSignIn) {
+        let sign_in = user_flows::PasswordSignIn {
+            issuer: target.issuer.clone(),
+            app: target.web.clone(),
+            users: target.sign_in_users.clone(),
+        };
+        rows.push(
+            load.run("password_sign_in", &sign_in)
+                .await
+                .limited_by(rates, Cost::PASSWORD_CHECK),
+        );
+        // Hashing must not starve the runtime: client_credentials alone, then with
+        // sign-ins running at the same time from a second load generator.
+        let tokens = target.client_credentials(&client);
+        let alone = load.run("client_credentials alone", &tokens).await;
+        let (with, sign_ins) = tokio::join!(
+            load.run("client_credentials with sign-ins", &tokens),
+            load.run("password_sign_in with client_credentials", &sign_in),
+        );
+        starvation = Some(report::Starvation {
+            alone,
+            with,
+            sign_ins: sign_ins.limited_by(rates, Cost::PASSWORD_CHECK),
+        });
+    }
+
+    let admin = [
+        (
+            Scenario::GetApplication,
+            "GetApplication",
+            grpc::Call::GetApplication,
+        ),
+        (
+            Scenario::ListApplications,
+            "ListApplications",
+            grpc::Call::ListApplications,
+        ),
+        (
+            Scenario::CreateApplication,
+            "CreateApplication",
+            grpc::Call::CreateApplication,
+        ),
+    ];
+    for (_, name, call) in admin.into_iter().filter(|a| selected(a.0)) {
+        let scenario = grpc::Admin::new(plane.clone(), call);
+        rows.push(
+            load.run(name, &scenario)
+                .await
+                .limited_by_outcome(&grpc_trivial),
+        );
+    }
+    Ok(report::Results {
+        stack: vec![http_trivial, grpc_trivial],
+        rows,
+        starvation,
+    })
 }
 
 fn args_summary(args: &Args, duration: Duration) -> String {
     format!(
-        "{} connections, {:.1} s per scenario, database: {}",
+        "{} connections, {:.1} s per scenario, {}, database: {}",
         args.connections,
         duration.as_secs_f64(),
+        if args.pin {
+            "server pinned to CPU 0 and load generator to CPU 1"
+        } else {
+            "not pinned"
+        },
         if args.database_url.is_some() {
             "postgresql"
         } else {

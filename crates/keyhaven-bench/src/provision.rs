@@ -30,21 +30,64 @@ pub async fn start(
     Ok(keyhaven_server::start(&config, Dependencies::default()).await?)
 }
 
+/// Start to ready on an already-migrated SQLite database: starts a server on a fresh one
+/// and stops it, then times the second start until `GET /readyz` answers 200.
+pub async fn start_to_ready() -> Result<std::time::Duration, Box<dyn std::error::Error>> {
+    let data = tempfile::tempdir()?;
+    start(data.path(), None).await?.stop().await;
+    let http = reqwest::Client::new();
+    let started = std::time::Instant::now();
+    let running = start(data.path(), None).await?;
+    let readyz = format!("{}/readyz", running.public_url);
+    loop {
+        let ready = http
+            .get(&readyz)
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success());
+        if ready {
+            break;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(10) {
+            return Err("not ready 10 s after start".into());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    let elapsed = started.elapsed();
+    running.stop().await;
+    Ok(elapsed)
+}
+
 /// What the scenarios call: a service client of its own, and a user who signs in to a
 /// first-party web application.
 pub struct Target {
+    /// The public listener's base URL, outside any tenant.
+    pub public_url: String,
     pub issuer: String,
     client_id: String,
     secret: String,
     pub web: Arc<WebApp>,
     pub user: User,
+    /// Users of the password sign-in scenario, one per connection.
+    pub sign_in_users: Arc<[User]>,
+    /// `http://` and the control plane's address.
+    pub admin_url: String,
+    pub admin_token: String,
+    /// The resource name of the service application.
+    pub application: String,
 }
 
-pub async fn provision(running: &Running) -> Result<Target, Box<dyn std::error::Error>> {
+/// Provisions the target, with `sign_in_users` users more for the password sign-in
+/// scenario: one per connection, so that no two connections share a username's throttle.
+pub async fn provision(
+    running: &Running,
+    sign_in_users: usize,
+) -> Result<Target, Box<dyn std::error::Error>> {
     let token = std::fs::read_to_string(running_data_token(running)?)?
         .trim()
         .to_owned();
-    let channel = tonic::transport::Channel::from_shared(format!("http://{}", running.admin_addr))?
+    let admin_url = format!("http://{}", running.admin_addr);
+    let channel = tonic::transport::Channel::from_shared(admin_url.clone())?
         .connect()
         .await?;
     let bearer: MetadataValue<_> = format!("Bearer {token}").parse()?;
@@ -83,9 +126,31 @@ pub async fn provision(running: &Running) -> Result<Target, Box<dyn std::error::
             password: PASSWORD.into(),
         })
         .await?;
+    // Concurrently: each costs the server a password hash.
+    let creations: Vec<_> = (0..sign_in_users)
+        .map(|i| {
+            let mut users = users.clone();
+            tokio::spawn(async move {
+                users
+                    .create_user(pb::CreateUserRequest {
+                        parent: "tenants/bench".into(),
+                        user: Some(pb::User {
+                            username: format!("{USERNAME}-{i}"),
+                            email: format!("{USERNAME}-{i}@example.com"),
+                            ..Default::default()
+                        }),
+                        password: PASSWORD.into(),
+                    })
+                    .await
+            })
+        })
+        .collect();
+    for creation in creations {
+        creation.await??;
+    }
     let mut apps =
         pb::application_service_client::ApplicationServiceClient::with_interceptor(channel, auth);
-    let created = apps
+    let mut created = apps
         .create_application(pb::CreateApplicationRequest {
             parent: "tenants/bench".into(),
             application: Some(pb::Application {
@@ -124,9 +189,17 @@ pub async fn provision(running: &Running) -> Result<Target, Box<dyn std::error::
         }),
     })
     .await?;
+    let service = created
+        .application
+        .take()
+        .ok_or("no application in the answer")?;
     Ok(Target {
+        public_url: running.public_url.clone(),
         issuer: format!("{}/t/bench", running.public_url),
-        client_id: created.application.map(|a| a.client_id).unwrap_or_default(),
+        client_id: service.client_id,
+        application: service.name,
+        admin_url,
+        admin_token: token,
         secret: created.client_secret,
         web: Arc::new(WebApp {
             client_id: web_app.client_id,
@@ -137,6 +210,12 @@ pub async fn provision(running: &Running) -> Result<Target, Box<dyn std::error::
             username: USERNAME.into(),
             password: PASSWORD.into(),
         },
+        sign_in_users: (0..sign_in_users)
+            .map(|i| User {
+                username: format!("{USERNAME}-{i}"),
+                password: PASSWORD.into(),
+            })
+            .collect(),
     })
 }
 
@@ -195,8 +274,17 @@ impl Target {
         })
     }
 
+    /// `GET` of `path` under the tenant's issuer.
     pub fn get(&self, client: &reqwest::Client, path: &str) -> Request {
-        let url = format!("{}{path}", self.issuer);
+        Self::get_url(client, format!("{}{path}", self.issuer))
+    }
+
+    /// `GET` of `path` outside any tenant, like `/healthz`.
+    pub fn get_untenanted(&self, client: &reqwest::Client, path: &str) -> Request {
+        Self::get_url(client, format!("{}{path}", self.public_url))
+    }
+
+    fn get_url(client: &reqwest::Client, url: String) -> Request {
         let client = client.clone();
         Request::new(move || client.get(&url))
     }

@@ -1,14 +1,37 @@
 //! The report: the raw JOSE rates first, then one line per scenario, its rate next to
 //! its limit, and what the first failure of each scenario said.
 
+use std::time::Duration;
+
 use crate::load::Outcome;
 use crate::signing::{Rate, Rates};
 
-pub fn print(setup: &str, rates: &Rates, rows: &[Outcome]) {
+/// What a run measured.
+pub struct Results {
+    /// The trivial endpoints of the HTTP and gRPC stacks.
+    pub stack: Vec<Outcome>,
+    /// One per scenario.
+    pub rows: Vec<Outcome>,
+    pub starvation: Option<Starvation>,
+}
+
+/// client_credentials alone and while password sign-ins run at the same time.
+pub struct Starvation {
+    pub alone: Outcome,
+    pub with: Outcome,
+    pub sign_ins: Outcome,
+}
+
+pub fn print(setup: &str, rates: &Rates, results: &Results) {
+    let Results {
+        stack,
+        rows,
+        starvation,
+    } = results;
     println!("keyhaven-bench: {setup}");
     println!();
     println!(
-        "| raw JOSE, per second | one thread | {} cores |",
+        "| raw operation, per second | one thread | {} cores |",
         rates.cores
     );
     println!("|---|---:|---:|");
@@ -21,11 +44,25 @@ pub fn print(setup: &str, rates: &Rates, rows: &[Outcome]) {
     raw("ES256 sign", rates.es256_sign);
     raw("RS256 sign", rates.rs256_sign);
     raw("ES256 verify", rates.es256_verify);
+    raw("argon2id verify", rates.argon2id_verify);
+    println!();
+    println!("| trivial endpoint, same load generator | per s | p50 ms | p99 ms | errors |");
+    println!("|---|---:|---:|---:|---:|");
+    for row in stack {
+        println!(
+            "| {} | {:.0} | {:.2} | {:.2} | {} |",
+            row.name,
+            row.rate(),
+            row.percentile(0.50).as_secs_f64() * 1000.0,
+            row.percentile(0.99).as_secs_f64() * 1000.0,
+            row.errors,
+        );
+    }
     println!();
     println!(
-        "| scenario | per s | p50 ms | p90 ms | p99 ms | errors | needs | limit/s | fraction of limit |"
+        "| scenario | per s | p50 ms | p90 ms | p99 ms | errors | needs | limit/s | fraction of limit | server CPU | peak RSS MiB |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|");
     for row in rows {
         let (needs, limit, fraction) = match &row.limit {
             Some((limit, needs)) => (
@@ -37,23 +74,82 @@ pub fn print(setup: &str, rates: &Rates, rows: &[Outcome]) {
         };
         let ms = |p| format!("{:.2}", row.percentile(p).as_secs_f64() * 1000.0);
         println!(
-            "| {} | {:.0} | {} | {} | {} | {} | {needs} | {limit} | {fraction} |",
+            "| {} | {:.0} | {} | {} | {} | {} | {needs} | {limit} | {fraction} | {} | {} |",
             row.name,
             row.rate(),
             ms(0.50),
             ms(0.90),
             ms(0.99),
             row.errors,
+            cpu(row),
+            mib(row.peak_rss_kib),
         );
     }
     println!();
     println!(
-        "limit: 1 / sum of 1 / (rate on all cores) over the operations one iteration needs; \
+        "server CPU: user + system time of the server's threads over the measured time, in \
+         cores (1.00 = one core busy); peak RSS: the whole process's (VmHWM, reset before \
+         each scenario)."
+    );
+    println!(
+        "limit: 1 / sum of 1 / (rate on the server's cores: one thread when pinned) over the operations one iteration needs; \
          an iteration of code_flow is the authorization request and the code exchange."
     );
-    for row in rows {
+    if let Some(Starvation {
+        alone,
+        with,
+        sign_ins,
+    }) = starvation
+    {
+        let p99 = |row: &Outcome| row.percentile(0.99).as_secs_f64() * 1000.0;
+        println!();
+        println!(
+            "starvation check: client_credentials p99 {:.2} ms alone ({:.0}/s), {:.2} ms with \
+             password sign-ins at once ({:.0}/s): {:.2}x; the sign-ins meanwhile {:.0}/s{}",
+            p99(alone),
+            alone.rate(),
+            p99(with),
+            with.rate(),
+            p99(with) / p99(alone),
+            sign_ins.rate(),
+            match &sign_ins.limit {
+                Some((limit, _)) =>
+                    format!(", {:.1} % of argon2id", 100.0 * sign_ins.rate() / limit),
+                None => String::new(),
+            },
+        );
+    }
+    let checks = starvation
+        .iter()
+        .flat_map(|s| [&s.alone, &s.with, &s.sign_ins]);
+    for row in stack.iter().chain(rows).chain(checks) {
         if let Some(error) = &row.first_error {
             println!("first error of {}: {error}", row.name);
         }
     }
+}
+
+/// Server CPU time over the measured time, in cores.
+fn cpu(row: &Outcome) -> String {
+    format!(
+        "{:.2}",
+        row.server_cpu.as_secs_f64() / row.elapsed.as_secs_f64()
+    )
+}
+
+fn mib(kib: Option<u64>) -> String {
+    kib.map_or("-".to_owned(), |kib| format!("{:.1}", kib as f64 / 1024.0))
+}
+
+/// Idle RSS and start to ready (issue 5, item 9).
+pub fn print_footprint(idle: Duration, idle_rss_kib: Option<u64>, start_to_ready: Duration) {
+    println!();
+    println!(
+        "idle RSS after provisioning and {:.2} s idle: {} MiB (the whole process: server, \
+         load generator and its clients); start to ready on an already-migrated SQLite \
+         database: {:.1} ms (keyhaven_server::start until GET /readyz answers 200)",
+        idle.as_secs_f64(),
+        mib(idle_rss_kib),
+        start_to_ready.as_secs_f64() * 1000.0,
+    );
 }

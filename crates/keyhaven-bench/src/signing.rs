@@ -10,6 +10,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use keyhaven_core::jose::{Signer, SigningAlgorithm, Verifier};
+use keyhaven_core::password::Password;
 
 /// Operations per second of one thread and of every core at once.
 #[derive(Debug, Clone, Copy)]
@@ -22,9 +23,14 @@ pub struct Rate {
 #[derive(Debug, Clone, Copy)]
 pub struct Rates {
     pub cores: usize,
+    /// The server runs on one core (`--pin`): its limits are the one-thread rates.
+    pub server_on_one_core: bool,
     pub es256_sign: Rate,
     pub rs256_sign: Rate,
     pub es256_verify: Rate,
+    /// Argon2id verification with the server's parameters (`keyhaven_core::password`),
+    /// one per thread: what the server's blocking pool does for a sign-in.
+    pub argon2id_verify: Rate,
 }
 
 /// What one request of a scenario costs in JOSE operations.
@@ -33,6 +39,7 @@ pub struct Cost {
     pub es256_signs: u32,
     pub rs256_signs: u32,
     pub es256_verifies: u32,
+    pub argon2id_verifies: u32,
 }
 
 impl Cost {
@@ -41,18 +48,28 @@ impl Cost {
         es256_signs: 1,
         rs256_signs: 0,
         es256_verifies: 0,
+        argon2id_verifies: 0,
     };
     /// An access token (ES256) and an ID token (RS256, the default ID token algorithm).
     pub const ACCESS_AND_ID_TOKEN: Cost = Cost {
         es256_signs: 1,
         rs256_signs: 1,
         es256_verifies: 0,
+        argon2id_verifies: 0,
     };
     /// An access token checked.
     pub const ACCESS_TOKEN_CHECK: Cost = Cost {
         es256_signs: 0,
         rs256_signs: 0,
         es256_verifies: 1,
+        argon2id_verifies: 0,
+    };
+    /// A password checked.
+    pub const PASSWORD_CHECK: Cost = Cost {
+        es256_signs: 0,
+        rs256_signs: 0,
+        es256_verifies: 0,
+        argon2id_verifies: 1,
     };
 
     /// Like `1 ES256 sign + 1 RS256 sign`.
@@ -61,6 +78,7 @@ impl Cost {
             (self.es256_signs, "ES256 sign"),
             (self.rs256_signs, "RS256 sign"),
             (self.es256_verifies, "ES256 verify"),
+            (self.argon2id_verifies, "argon2id verify"),
         ]
         .iter()
         .filter(|(n, _)| *n > 0)
@@ -71,13 +89,22 @@ impl Cost {
 }
 
 impl Rates {
-    /// Requests per second that `cost` allows when every core does nothing else:
-    /// 1 / Σ (operations of a kind / all-cores rate of that kind). `None` for a request
-    /// that needs no operation, or if a rate could not be measured.
+    /// Requests per second that `cost` allows when the server's cores do nothing else:
+    /// 1 / Σ (operations of a kind / rate of that kind on the server's cores: all of
+    /// them, or one when it is pinned). `None` for a request that needs no operation, or
+    /// if a rate could not be measured.
     pub fn limit(&self, cost: Cost) -> Option<f64> {
-        let seconds = f64::from(cost.es256_signs) / self.es256_sign.all_cores
-            + f64::from(cost.rs256_signs) / self.rs256_sign.all_cores
-            + f64::from(cost.es256_verifies) / self.es256_verify.all_cores;
+        let rate = |r: Rate| {
+            if self.server_on_one_core {
+                r.one_thread
+            } else {
+                r.all_cores
+            }
+        };
+        let seconds = f64::from(cost.es256_signs) / rate(self.es256_sign)
+            + f64::from(cost.rs256_signs) / rate(self.rs256_sign)
+            + f64::from(cost.es256_verifies) / rate(self.es256_verify)
+            + f64::from(cost.argon2id_verifies) / rate(self.argon2id_verify);
         (seconds.is_finite() && seconds > 0.0).then(|| 1.0 / seconds)
     }
 }
@@ -105,6 +132,8 @@ pub fn measure(duration: Duration) -> Result<Rates, Box<dyn std::error::Error>> 
         "sid": "0190d7a2-5b1c-7c3e-9f00-0123456789ac", "at_hash": "77QmUPtjPfzWtF2AnpK9RQ",
     });
     let token = es256_signer.sign("at+jwt", &access)?;
+    let password = Password::parse("correct horse battery staple")?;
+    let hash = password.hash(*b"bench-salt-16-by");
 
     let cores = thread::available_parallelism().map_or(1, usize::from);
     let rate = |op: &(dyn Fn() -> bool + Sync)| Rate {
@@ -113,6 +142,7 @@ pub fn measure(duration: Duration) -> Result<Rates, Box<dyn std::error::Error>> 
     };
     Ok(Rates {
         cores,
+        server_on_one_core: false,
         es256_sign: rate(&|| es256_signer.sign("at+jwt", &access).is_ok()),
         rs256_sign: rate(&|| rs256_signer.sign("JWT", &id).is_ok()),
         es256_verify: rate(&|| {
@@ -120,11 +150,27 @@ pub fn measure(duration: Duration) -> Result<Rates, Box<dyn std::error::Error>> 
                 .verify_with_header::<serde_json::Value>(&token)
                 .is_ok()
         }),
+        // Tens of milliseconds each: at least half a second, so that it counts more than a handful.
+        argon2id_verify: Rate {
+            one_thread: ops_per_second(1, duration.max(Duration::from_millis(500)), &|| {
+                password.matches(&hash)
+            }),
+            all_cores: ops_per_second(cores, duration.max(Duration::from_millis(500)), &|| {
+                password.matches(&hash)
+            }),
+        },
     })
 }
 
 /// Successful runs of `op` per second, on `threads` threads at once for `duration`.
 fn ops_per_second(threads: usize, duration: Duration, op: &(dyn Fn() -> bool + Sync)) -> f64 {
+    // Check the clock every 16 runs of a fast operation; every run of a slow one.
+    let probe = Instant::now();
+    let batch = if op() && probe.elapsed() > Duration::from_millis(1) {
+        1
+    } else {
+        16
+    };
     let start = Instant::now();
     let count: u64 = thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
@@ -132,7 +178,7 @@ fn ops_per_second(threads: usize, duration: Duration, op: &(dyn Fn() -> bool + S
                 scope.spawn(|| {
                     let mut count = 0u64;
                     while start.elapsed() < duration {
-                        for _ in 0..16 {
+                        for _ in 0..batch {
                             count += u64::from(op());
                         }
                     }

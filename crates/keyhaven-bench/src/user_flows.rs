@@ -2,6 +2,7 @@
 //! once before any scenario runs ([`sign_in`]); the scenarios then share those browsers,
 //! connection `i` always using browser `i`.
 
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use crate::browser::{Browser, User, WebApp};
@@ -142,4 +143,61 @@ impl Connection for UserinfoConnection {
     fn iterate(&mut self) -> BoxFuture<'_, Result<(), Failure>> {
         Box::pin(async move { self.browser.userinfo(&self.access_token).await })
     }
+}
+
+/// Password sign-in, from a browser with no session: the authorization request, the
+/// sign-in page, the form posted with the right password, and the redirect with a code.
+/// Each iteration is a new browser (a cookie jar of its own, so no session carries over);
+/// connection `i` signs in as user `i`, so that no two connections meet in the
+/// per-username throttle, from an address of its own (127.0.0.2 and up, all loopback):
+/// the throttle counts an attempt from its admission until it succeeds, so 64 sign-ins
+/// in flight from one address would be throttled as 64 failures are. Real sign-ins come
+/// from many addresses.
+pub struct PasswordSignIn {
+    pub issuer: String,
+    pub app: Arc<WebApp>,
+    pub users: Arc<[User]>,
+}
+
+impl Scenario for PasswordSignIn {
+    fn connect(&self, index: usize) -> BoxFuture<'_, Result<Box<dyn Connection>, Failure>> {
+        let connection = if self.users.is_empty() {
+            Err("no user to sign in".into())
+        } else {
+            Ok(Box::new(PasswordSignInConnection {
+                issuer: self.issuer.clone(),
+                app: self.app.clone(),
+                users: self.users.clone(),
+                user: index % self.users.len(),
+                index,
+            }) as Box<dyn Connection>)
+        };
+        Box::pin(std::future::ready(connection))
+    }
+}
+
+struct PasswordSignInConnection {
+    issuer: String,
+    app: Arc<WebApp>,
+    users: Arc<[User]>,
+    /// Which user this connection signs in.
+    user: usize,
+    index: usize,
+}
+
+impl Connection for PasswordSignInConnection {
+    fn iterate(&mut self) -> BoxFuture<'_, Result<(), Failure>> {
+        Box::pin(async move {
+            let address = loopback(self.index);
+            Browser::from_address(&self.issuer, self.app.clone(), Some(address))?
+                .sign_in(&self.users[self.user])
+                .await
+        })
+    }
+}
+
+/// 127.0.0.2 and on, one per connection `index`.
+fn loopback(index: usize) -> IpAddr {
+    let n = u32::try_from(index).unwrap_or(0) % 0x00ff_fffd + 2;
+    IpAddr::V4(Ipv4Addr::from(0x7f00_0000 + n))
 }
