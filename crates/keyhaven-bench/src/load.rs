@@ -172,6 +172,8 @@ impl Outcome {
 pub struct Load {
     pub connections: usize,
     pub duration: Duration,
+    /// The server process, whose CPU time and peak RSS each scenario reports.
+    pub server_pid: u32,
 }
 
 impl Load {
@@ -180,6 +182,7 @@ impl Load {
         let Load {
             connections,
             duration,
+            server_pid,
         } = self;
         let mut open = Vec::with_capacity(connections);
         let mut setup_errors = 0;
@@ -195,13 +198,13 @@ impl Load {
         }
         // Warm-up: connections open, caches fill.
         let (open, _) = drive(open, duration / 5).await;
-        proc::reset_peak_rss();
-        let cpu = proc::server_cpu();
+        proc::reset_peak_rss(server_pid);
+        let cpu = proc::cpu(server_pid);
         let start = Instant::now();
         let (_, results) = drive(open, duration).await;
         let elapsed = start.elapsed();
-        let server_cpu = proc::server_cpu().saturating_sub(cpu);
-        let peak_rss_kib = proc::status_kib("VmHWM");
+        let server_cpu = proc::cpu(server_pid).saturating_sub(cpu);
+        let peak_rss_kib = proc::status_kib(server_pid, "VmHWM");
         let mut latencies = Vec::new();
         let mut errors = setup_errors;
         for result in results {

@@ -19,6 +19,7 @@ mod pin;
 mod proc;
 mod provision;
 mod report;
+mod server;
 mod signing;
 mod user_flows;
 
@@ -55,6 +56,9 @@ struct Args {
     /// On by default when the machine has two CPUs or more; `--pin false` to share them.
     #[arg(long, action = clap::ArgAction::Set, default_value_t = pin::available())]
     pin: bool,
+    /// Internal: be the server process over this data directory (see `server`).
+    #[arg(long, hide = true, value_name = "DATA_DIR")]
+    serve: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -84,31 +88,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     } else {
         Duration::from_secs(args.seconds)
     };
-    // The server gets its own runtime, so the load generator's tasks do not run on the
-    // server's worker threads.
-    let runtime = |name: &'static str, cpu: usize| {
-        let mut builder = tokio::runtime::Builder::new_multi_thread();
-        builder.enable_all().thread_name(name);
-        if args.pin {
-            builder.on_thread_start(move || pin::current_thread_to(cpu));
-        }
-        builder.build()
-    };
-    let server_runtime = runtime(proc::SERVER_THREADS, 0)?;
-    let load_runtime = runtime("load", 1)?;
+    if let Some(data_dir) = &args.serve {
+        return server::serve(data_dir, args.database_url.clone(), args.pin);
+    }
+    let mut load_runtime = tokio::runtime::Builder::new_multi_thread();
+    load_runtime.enable_all().thread_name("load");
+    if args.pin {
+        load_runtime.on_thread_start(|| pin::current_thread_to(server::SERVER_CPU + 1));
+    }
+    let load_runtime = load_runtime.build()?;
 
     let data = tempfile::tempdir()?;
-    let running =
-        server_runtime.block_on(provision::start(data.path(), args.database_url.clone()))?;
-    let target = load_runtime.block_on(provision::provision(&running, args.connections))?;
+    let server = server::Server::spawn(data.path(), args.database_url.as_deref(), args.pin)?;
+    let target = load_runtime.block_on(provision::provision(&server.endpoints, args.connections))?;
     let idle = if args.quick {
         Duration::from_millis(250)
     } else {
         Duration::from_secs(1)
     };
     std::thread::sleep(idle);
-    let idle_rss_kib = proc::status_kib("VmRSS");
-    let start_to_ready = server_runtime.block_on(provision::start_to_ready())?;
+    let idle_rss_kib = proc::status_kib(server.pid(), "VmRSS");
+    let start_to_ready = load_runtime.block_on(server::start_to_ready(args.pin))?;
 
     // Measured while the server is idle, before any load.
     let sample = (duration / 4).clamp(Duration::from_millis(250), Duration::from_secs(1));
@@ -116,10 +116,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         server_on_one_core: args.pin,
         ..signing::measure(sample)?
     };
-    let results = load_runtime.block_on(run(&args, duration, &target, &rates))?;
+    let results = load_runtime.block_on(run(&args, duration, server.pid(), &target, &rates))?;
     report::print(&args_summary(&args, duration), &rates, &results);
     report::print_footprint(idle, idle_rss_kib, start_to_ready);
-    server_runtime.block_on(running.stop());
+    server.stop()?;
 
     let dead: Vec<&str> = results
         .stack
@@ -142,6 +142,7 @@ type UserFlow = fn(Arc<[Browser]>) -> Box<dyn load::Scenario>;
 async fn run(
     args: &Args,
     duration: Duration,
+    server_pid: u32,
     target: &provision::Target,
     rates: &Rates,
 ) -> Result<report::Results, Box<dyn std::error::Error>> {
@@ -149,6 +150,7 @@ async fn run(
     let load = load::Load {
         connections: args.connections,
         duration,
+        server_pid,
     };
     let client = load::http_client(args.connections)?;
     let plane = Arc::new(

@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use keyhaven_proto::admin::v1 as pb;
 use keyhaven_server::{Config, Dependencies, Running};
+
+use crate::server::Endpoints;
 use tonic::metadata::MetadataValue;
 
 use crate::browser::{User, WebApp};
@@ -30,34 +32,6 @@ pub async fn start(
     Ok(keyhaven_server::start(&config, Dependencies::default()).await?)
 }
 
-/// Start to ready on an already-migrated SQLite database: starts a server on a fresh one
-/// and stops it, then times the second start until `GET /readyz` answers 200.
-pub async fn start_to_ready() -> Result<std::time::Duration, Box<dyn std::error::Error>> {
-    let data = tempfile::tempdir()?;
-    start(data.path(), None).await?.stop().await;
-    let http = reqwest::Client::new();
-    let started = std::time::Instant::now();
-    let running = start(data.path(), None).await?;
-    let readyz = format!("{}/readyz", running.public_url);
-    loop {
-        let ready = http
-            .get(&readyz)
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success());
-        if ready {
-            break;
-        }
-        if started.elapsed() > std::time::Duration::from_secs(10) {
-            return Err("not ready 10 s after start".into());
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-    }
-    let elapsed = started.elapsed();
-    running.stop().await;
-    Ok(elapsed)
-}
-
 /// What the scenarios call: a service client of its own, and a user who signs in to a
 /// first-party web application.
 pub struct Target {
@@ -80,13 +54,14 @@ pub struct Target {
 /// Provisions the target, with `sign_in_users` users more for the password sign-in
 /// scenario: one per connection, so that no two connections share a username's throttle.
 pub async fn provision(
-    running: &Running,
+    server: &Endpoints,
     sign_in_users: usize,
 ) -> Result<Target, Box<dyn std::error::Error>> {
-    let token = std::fs::read_to_string(running_data_token(running)?)?
-        .trim()
-        .to_owned();
-    let admin_url = format!("http://{}", running.admin_addr);
+    let token_file = server.token_file.as_ref().ok_or(
+        "the benchmark needs an empty database: the bootstrap token was not written",
+    )?;
+    let token = std::fs::read_to_string(token_file)?.trim().to_owned();
+    let admin_url = server.admin_url.clone();
     let channel = tonic::transport::Channel::from_shared(admin_url.clone())?
         .connect()
         .await?;
@@ -194,8 +169,8 @@ pub async fn provision(
         .take()
         .ok_or("no application in the answer")?;
     Ok(Target {
-        public_url: running.public_url.clone(),
-        issuer: format!("{}/t/bench", running.public_url),
+        public_url: server.public_url.clone(),
+        issuer: format!("{}/t/bench", server.public_url),
         client_id: service.client_id,
         application: service.name,
         admin_url,
@@ -217,15 +192,6 @@ pub async fn provision(
             })
             .collect(),
     })
-}
-
-fn running_data_token(running: &Running) -> Result<std::path::PathBuf, Box<dyn std::error::Error>> {
-    match &running.bootstrap {
-        keyhaven_server::bootstrap::Outcome::Written(path) => Ok(path.clone()),
-        _ => {
-            Err("the benchmark needs an empty database: the bootstrap token was not written".into())
-        }
-    }
 }
 
 impl Target {

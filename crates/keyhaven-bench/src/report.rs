@@ -87,8 +87,8 @@ pub fn print(setup: &str, rates: &Rates, results: &Results) {
     }
     println!();
     println!(
-        "server CPU: user + system time of the server's threads over the measured time, in \
-         cores (1.00 = one core busy); peak RSS: the whole process's (VmHWM, reset before \
+        "server CPU: user + system time of the server process over the measured time, in \
+         cores (1.00 = one core busy); peak RSS: the server process's (VmHWM, reset before \
          each scenario)."
     );
     println!(
@@ -145,9 +145,9 @@ fn mib(kib: Option<u64>) -> String {
 pub fn print_footprint(idle: Duration, idle_rss_kib: Option<u64>, start_to_ready: Duration) {
     println!();
     println!(
-        "idle RSS after provisioning and {:.2} s idle: {} MiB (the whole process: server, \
-         load generator and its clients); start to ready on an already-migrated SQLite \
-         database: {:.1} ms (keyhaven_server::start until GET /readyz answers 200)",
+        "idle RSS of the server process after provisioning and {:.2} s idle: {} MiB; start \
+         to ready on an already-migrated SQLite database: {:.1} ms (from the spawn of the \
+         server process until GET /readyz answers 200)",
         idle.as_secs_f64(),
         mib(idle_rss_kib),
         start_to_ready.as_secs_f64() * 1000.0,
