@@ -77,6 +77,10 @@ enum Scenario {
     CreateApplication,
 }
 
+/// The allocator of the `keyhaven` binary, so that the server process measures as it runs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = Args::parse();
     if args.quick {
@@ -99,15 +103,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let load_runtime = load_runtime.build()?;
 
     let data = tempfile::tempdir()?;
-    let server = server::Server::spawn(data.path(), args.database_url.as_deref(), args.pin)?;
-    let target = load_runtime.block_on(provision::provision(&server.endpoints, args.connections))?;
     let idle = if args.quick {
         Duration::from_millis(250)
     } else {
         Duration::from_secs(1)
     };
+    let server = server::Server::spawn(data.path(), args.database_url.as_deref(), args.pin)?;
     std::thread::sleep(idle);
-    let idle_rss_kib = proc::status_kib(server.pid(), "VmRSS");
+    let started_rss_kib = proc::status_kib(server.pid(), "VmRSS");
+    let target =
+        load_runtime.block_on(provision::provision(&server.endpoints, args.connections))?;
+    std::thread::sleep(idle);
+    let provisioned_rss_kib = proc::status_kib(server.pid(), "VmRSS");
     let start_to_ready = load_runtime.block_on(server::start_to_ready(args.pin))?;
 
     // Measured while the server is idle, before any load.
@@ -118,7 +125,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let results = load_runtime.block_on(run(&args, duration, server.pid(), &target, &rates))?;
     report::print(&args_summary(&args, duration), &rates, &results);
-    report::print_footprint(idle, idle_rss_kib, start_to_ready);
+    report::print_footprint(&report::Footprint {
+        idle,
+        started_rss_kib,
+        provisioned_rss_kib,
+        users: args.connections + 1,
+        start_to_ready,
+    });
     server.stop()?;
 
     let dead: Vec<&str> = results

@@ -57,9 +57,10 @@ pub async fn provision(
     server: &Endpoints,
     sign_in_users: usize,
 ) -> Result<Target, Box<dyn std::error::Error>> {
-    let token_file = server.token_file.as_ref().ok_or(
-        "the benchmark needs an empty database: the bootstrap token was not written",
-    )?;
+    let token_file = server
+        .token_file
+        .as_ref()
+        .ok_or("the benchmark needs an empty database: the bootstrap token was not written")?;
     let token = std::fs::read_to_string(token_file)?.trim().to_owned();
     let admin_url = server.admin_url.clone();
     let channel = tonic::transport::Channel::from_shared(admin_url.clone())?

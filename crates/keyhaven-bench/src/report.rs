@@ -142,14 +142,30 @@ fn mib(kib: Option<u64>) -> String {
 }
 
 /// Idle RSS and start to ready (issue 5, item 9).
-pub fn print_footprint(idle: Duration, idle_rss_kib: Option<u64>, start_to_ready: Duration) {
+pub struct Footprint {
+    pub idle: Duration,
+    /// Started, before anything was asked of it.
+    pub started_rss_kib: Option<u64>,
+    /// After provisioning: `users` password hashes among the rest.
+    pub provisioned_rss_kib: Option<u64>,
+    pub users: usize,
+    pub start_to_ready: Duration,
+}
+
+pub fn print_footprint(footprint: &Footprint) {
     println!();
     println!(
-        "idle RSS of the server process after provisioning and {:.2} s idle: {} MiB; start \
-         to ready on an already-migrated SQLite database: {:.1} ms (from the spawn of the \
-         server process until GET /readyz answers 200)",
-        idle.as_secs_f64(),
-        mib(idle_rss_kib),
-        start_to_ready.as_secs_f64() * 1000.0,
+        "idle RSS of the server process, {:.2} s after start: {} MiB; after provisioning \
+         ({} users, each an argon2id hash) and {:.2} s idle: {} MiB",
+        footprint.idle.as_secs_f64(),
+        mib(footprint.started_rss_kib),
+        footprint.users,
+        footprint.idle.as_secs_f64(),
+        mib(footprint.provisioned_rss_kib),
+    );
+    println!(
+        "start to ready on an already-migrated SQLite database: {:.1} ms (from the spawn of \
+         the server process until GET /readyz answers 200)",
+        footprint.start_to_ready.as_secs_f64() * 1000.0,
     );
 }

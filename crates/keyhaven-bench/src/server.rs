@@ -52,7 +52,10 @@ impl Server {
         }
         let mut child = command.spawn()?;
         let stdin = child.stdin.take();
-        let stdout = child.stdout.take().ok_or("the server's stdout is not piped")?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or("the server's stdout is not piped")?;
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line)?;
         let started: serde_json::Value = match serde_json::from_str(&line) {

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use keyhaven_admin::{AdminState, AuthLayer, Entropy, OsEntropy};
 use axum::serve::ListenerExt;
+use keyhaven_admin::{AdminState, AuthLayer, Entropy, OsEntropy};
 use keyhaven_core::{Clock, SystemClock};
 use keyhaven_store::Store;
 use tokio::net::TcpListener;

@@ -5,6 +5,10 @@ use keyhaven_server::cli::{self, Cli, Command, MigrateAction};
 use keyhaven_server::{Config, Dependencies, app, telemetry};
 use keyhaven_store::Store;
 
+/// See `mimalloc` in the workspace manifest: what freed memory an idle server gives back.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     // The connection flags belong to the admin commands, but clap parses them globally.

@@ -1,15 +1,33 @@
-//! Password hashing off the async runtime, with bounded concurrency: argon2id costs
-//! 19 MiB and tens of milliseconds per hash, so a burst of sign-ins must queue here
-//! rather than starve every other request of worker threads or memory.
+//! Password hashing off the async runtime, on a pool of its own: argon2id costs 19 MiB
+//! and tens of milliseconds per hash, so a burst of sign-ins must queue here rather than
+//! starve every other request of worker threads, CPU or memory.
+//!
+//! The pool's threads are few (one per core by default), so at most that many 19 MiB
+//! blocks exist at once, and they run at a lower scheduling priority than the runtime's
+//! workers: when the CPU is saturated, token requests keep their latency and sign-ins
+//! slow down, instead of the other way round. When the CPU has room, the priority changes
+//! nothing.
 
-use std::sync::Arc;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 
 use keyhaven_core::password::{Password, PasswordHash};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, oneshot};
+
+/// How much nicer the hashing threads are than the process (nice 0 + 10; 19 is the
+/// lowest priority). At 10 a
+/// hashing thread gets about a tenth of a core that the runtime also wants (CFS weights
+/// 110 against 1024), and the whole of a core it does not.
+const HASHING_NICE: i32 = 10;
+
+type Job = Box<dyn FnOnce() + Send>;
 
 #[derive(Clone, Debug)]
 pub struct PasswordHasher {
+    /// One per thread: a job is queued only with a permit, so the queue never holds more
+    /// jobs than there are threads, and a request that gives up while waiting costs nothing.
     permits: Arc<Semaphore>,
+    jobs: mpsc::Sender<Job>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -17,14 +35,27 @@ pub struct PasswordHasher {
 pub struct HashingInterrupted;
 
 impl PasswordHasher {
-    /// At most `concurrency` hashes run at once; the rest wait their turn.
-    pub fn new(concurrency: usize) -> Self {
+    /// A pool of `threads` hashing threads; they exit when the last clone is dropped.
+    pub fn new(threads: usize) -> Self {
+        let threads = threads.max(1);
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for index in 0..threads {
+            let queue = Arc::clone(&queue);
+            let spawned = std::thread::Builder::new()
+                .name(format!("password-hash-{index}"))
+                .spawn(move || work(&queue));
+            if let Err(error) = spawned {
+                tracing::error!(%error, "could not start a password hashing thread");
+            }
+        }
         Self {
-            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            permits: Arc::new(Semaphore::new(threads)),
+            jobs,
         }
     }
 
-    /// One hash per core leaves the cores busy but the runtime responsive.
+    /// One hashing thread per core.
     pub fn per_core() -> Self {
         Self::new(std::thread::available_parallelism().map_or(1, |n| n.get()))
     }
@@ -34,14 +65,7 @@ impl PasswordHasher {
         password: Password,
         salt: [u8; 16],
     ) -> Result<PasswordHash, HashingInterrupted> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| HashingInterrupted)?;
-        tokio::task::spawn_blocking(move || password.hash(salt))
-            .await
-            .map_err(|_| HashingInterrupted)
+        self.run(move || password.hash(salt)).await
     }
 
     pub async fn verify(
@@ -49,13 +73,108 @@ impl PasswordHasher {
         password: Password,
         hash: PasswordHash,
     ) -> Result<bool, HashingInterrupted> {
+        self.run(move || password.matches(&hash)).await
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        job: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, HashingInterrupted> {
         let _permit = self
             .permits
             .acquire()
             .await
             .map_err(|_| HashingInterrupted)?;
-        tokio::task::spawn_blocking(move || password.matches(&hash))
+        let (answer, answered) = oneshot::channel();
+        self.jobs
+            .send(Box::new(move || {
+                // The caller may have given up; the answer is then dropped.
+                let _ = answer.send(job());
+            }))
+            .map_err(|_| HashingInterrupted)?;
+        answered.await.map_err(|_| HashingInterrupted)
+    }
+}
+
+/// A hashing thread: lowers its own priority, then runs jobs until every sender is gone.
+fn work(queue: &Mutex<mpsc::Receiver<Job>>) {
+    lower_priority();
+    loop {
+        // The lock is held only while waiting for the next job, not while running it.
+        let next = match queue.lock() {
+            Ok(receiver) => receiver.recv(),
+            Err(_) => return,
+        };
+        match next {
+            Ok(job) => job(),
+            Err(mpsc::RecvError) => return,
+        }
+    }
+}
+
+fn lower_priority() {
+    // On Linux the nice value is a thread's own (setpriority(2), BUGS), so this lowers
+    // only the calling hashing thread.
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::process::{getpriority_process, setpriority_process};
+        let lowered = getpriority_process(None)
+            .and_then(|nice| setpriority_process(None, (nice + HASHING_NICE).min(19)));
+        if let Err(error) = lowered {
+            tracing::warn!(%error, "could not lower the priority of a password hashing thread");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn password(raw: &str) -> Password {
+        Password::parse(raw).expect("a valid password")
+    }
+
+    #[tokio::test]
+    async fn hashes_and_verifies_on_the_pool() {
+        let hasher = PasswordHasher::new(2);
+        let right = password("correct horse battery staple");
+        let hash = hasher.hash(right.clone(), [7; 16]).await.expect("hashed");
+        assert!(hasher.verify(right, hash.clone()).await.expect("ran"));
+        let wrong = password("incorrect horse battery staple");
+        assert!(!hasher.verify(wrong, hash).await.expect("ran"));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn hashing_threads_run_below_the_runtime_priority() {
+        let hasher = PasswordHasher::new(1);
+        let on_pool = hasher
+            .run(|| rustix::process::getpriority_process(None))
             .await
-            .map_err(|_| HashingInterrupted)
+            .expect("ran")
+            .expect("read the nice value");
+        let here = rustix::process::getpriority_process(None).expect("read the nice value");
+        assert_eq!(on_pool, (here + HASHING_NICE).min(19));
+    }
+
+    #[tokio::test]
+    async fn more_hashes_than_threads_queue_and_all_finish() {
+        let hasher = PasswordHasher::new(1);
+        let tasks: Vec<_> = (0..4u8)
+            .map(|i| {
+                let hasher = hasher.clone();
+                tokio::spawn(async move {
+                    hasher
+                        .hash(password("correct horse battery staple"), [i; 16])
+                        .await
+                })
+            })
+            .collect();
+        let mut hashes = Vec::new();
+        for task in tasks {
+            hashes.push(task.await.expect("joined").expect("hashed"));
+        }
+        hashes.dedup();
+        assert_eq!(hashes.len(), 4, "each salt gives its own hash");
     }
 }
