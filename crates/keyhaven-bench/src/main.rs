@@ -19,6 +19,7 @@ mod pin;
 mod proc;
 mod provision;
 mod report;
+mod scale;
 mod server;
 mod signing;
 mod user_flows;
@@ -56,6 +57,10 @@ struct Args {
     /// On by default when the machine has two CPUs or more; `--pin false` to share them.
     #[arg(long, action = clap::ArgAction::Set, default_value_t = pin::available())]
     pin: bool,
+    /// Tenants of the tenant-scale scenario, three service applications each (`--quick`:
+    /// at most 20).
+    #[arg(long, default_value_t = 10_000)]
+    tenants: usize,
     /// Internal: be the server process over this data directory (see `server`).
     #[arg(long, hide = true, value_name = "DATA_DIR")]
     serve: Option<std::path::PathBuf>,
@@ -75,6 +80,7 @@ enum Scenario {
     GetApplication,
     ListApplications,
     CreateApplication,
+    TenantScale,
 }
 
 /// The allocator of the `keyhaven` binary, so that the server process measures as it runs.
@@ -86,6 +92,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if args.quick {
         // Fewer browsers to sign in and users to provision, each an argon2id hash.
         args.connections = args.connections.min(16);
+        args.tenants = args.tenants.min(20);
     }
     let duration = if args.quick {
         Duration::from_secs(1)
@@ -314,10 +321,47 @@ async fn run(
                 .limited_by_outcome(&grpc_trivial),
         );
     }
+    let mut scale = None;
+    if selected(Scenario::TenantScale) {
+        let before_kib = proc::status_kib(server_pid, "VmRSS");
+        let tenants = scale::provision(
+            &target.admin_url,
+            grpc::Bearer::new(&target.admin_token)?,
+            &target.public_url,
+            args.tenants,
+        )
+        .await?;
+        // One tenant again, just before: the machine drifts over a long run.
+        let one = load
+            .run(
+                "client_credentials, one tenant",
+                &target.client_credentials(&client),
+            )
+            .await
+            .limited_by(rates, Cost::ACCESS_TOKEN);
+        let random = load
+            .run(
+                "client_credentials, random tenant",
+                &tenants.random_client_credentials(&client),
+            )
+            .await
+            .limited_by(rates, Cost::ACCESS_TOKEN);
+        scale = Some(report::Scale {
+            tenants: tenants.count,
+            applications: tenants.count * scale::APPLICATIONS_PER_TENANT,
+            provisioning: tenants.took,
+            ratio: random.rate() / one.rate().max(f64::MIN_POSITIVE),
+            before_kib,
+            after_kib: proc::status_kib(server_pid, "VmRSS"),
+        });
+        rows.push(one);
+        rows.push(random);
+    }
     Ok(report::Results {
         stack: vec![http_trivial, grpc_trivial],
         rows,
         starvation,
+        scale,
     })
 }
 

@@ -13,6 +13,18 @@ pub struct Results {
     /// One per scenario.
     pub rows: Vec<Outcome>,
     pub starvation: Option<Starvation>,
+    pub scale: Option<Scale>,
+}
+
+/// The tenant-scale scenario: how long provisioning took, the random-tenant rate over the
+/// one-tenant rate, and the server's RSS before and after (all tenants' entries cached).
+pub struct Scale {
+    pub tenants: usize,
+    pub applications: usize,
+    pub provisioning: Duration,
+    pub ratio: f64,
+    pub before_kib: Option<u64>,
+    pub after_kib: Option<u64>,
 }
 
 /// client_credentials alone and while password sign-ins run at the same time.
@@ -27,6 +39,7 @@ pub fn print(setup: &str, rates: &Rates, results: &Results) {
         stack,
         rows,
         starvation,
+        scale,
     } = results;
     println!("keyhaven-bench: {setup}");
     println!();
@@ -116,6 +129,28 @@ pub fn print(setup: &str, rates: &Rates, results: &Results) {
                 Some((limit, _)) =>
                     format!(", {:.1} % of argon2id", 100.0 * sign_ins.rate() / limit),
                 None => String::new(),
+            },
+        );
+    }
+    if let Some(scale) = scale {
+        println!();
+        println!(
+            "tenant scale: {} tenants of {} applications each, provisioned over gRPC in {:.1} s \
+             ({:.0} tenants/s); client_credentials at a random application: {:.1} % of the \
+             one-tenant rate; server RSS {} -> {} MiB{}",
+            scale.tenants,
+            scale.applications / scale.tenants.max(1),
+            scale.provisioning.as_secs_f64(),
+            scale.tenants as f64 / scale.provisioning.as_secs_f64(),
+            100.0 * scale.ratio,
+            mib(scale.before_kib),
+            mib(scale.after_kib),
+            match (scale.before_kib, scale.after_kib) {
+                (Some(before), Some(after)) if scale.tenants > 0 => format!(
+                    ", {:.1} KiB per tenant",
+                    after.saturating_sub(before) as f64 / scale.tenants as f64
+                ),
+                _ => String::new(),
             },
         );
     }

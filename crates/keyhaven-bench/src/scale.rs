@@ -1,0 +1,182 @@
+//! Scale of tenants (issue 5, item 8): many tenants of three service applications each,
+//! provisioned over gRPC like any other, then `client_credentials` for a tenant and an
+//! application chosen at random per request, so that every request may miss a cache that
+//! one tenant would keep hot.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use keyhaven_proto::admin::v1 as pb;
+use pb::application_service_client::ApplicationServiceClient;
+use pb::tenant_service_client::TenantServiceClient;
+use tonic::transport::Channel;
+
+use crate::grpc::Bearer;
+use crate::load::{self, BoxFuture, Connection, Failure, Scenario};
+
+/// Applications per tenant, as the issue sets the scale.
+pub const APPLICATIONS_PER_TENANT: usize = 3;
+/// Tenants created at once: each creation generates the tenant's signing keys (RSA among
+/// them), so the server's cores are what provisioning waits on, not the round trips.
+const IN_FLIGHT: usize = 8;
+
+/// A service application's credentials at its tenant's token endpoint.
+struct Client {
+    token_url: String,
+    client_id: String,
+    secret: String,
+}
+
+/// What provisioning made: every application of every tenant.
+pub struct Tenants {
+    clients: Arc<[Client]>,
+    pub count: usize,
+    pub took: Duration,
+}
+
+/// Creates `count` tenants `scale-{i}` with three service applications each.
+pub async fn provision(
+    admin_url: &str,
+    bearer: Bearer,
+    public_url: &str,
+    count: usize,
+) -> Result<Tenants, Failure> {
+    let channel = Channel::from_shared(admin_url.to_owned())
+        .map_err(|e| e.to_string())?
+        .connect()
+        .await
+        .map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    let next = Arc::new(AtomicUsize::new(0));
+    let workers: Vec<_> = (0..IN_FLIGHT.min(count.max(1)))
+        .map(|_| {
+            let (channel, bearer, next) = (channel.clone(), bearer.clone(), Arc::clone(&next));
+            let public_url = public_url.to_owned();
+            tokio::spawn(async move {
+                let mut tenants =
+                    TenantServiceClient::with_interceptor(channel.clone(), bearer.clone());
+                let mut apps = ApplicationServiceClient::with_interceptor(channel, bearer);
+                let mut made = Vec::new();
+                loop {
+                    let index = next.fetch_add(1, Ordering::Relaxed);
+                    if index >= count {
+                        return Ok::<_, Failure>(made);
+                    }
+                    let slug = format!("scale-{index}");
+                    tenants
+                        .create_tenant(pb::CreateTenantRequest {
+                            tenant: Some(pb::Tenant {
+                                slug: slug.clone(),
+                                display_name: format!("Scale {index}"),
+                                ..Default::default()
+                            }),
+                            ..Default::default()
+                        })
+                        .await
+                        .map_err(|status| format!("creating tenant {slug}: {status}"))?;
+                    for app in 0..APPLICATIONS_PER_TENANT {
+                        let created = apps
+                            .create_application(pb::CreateApplicationRequest {
+                                parent: format!("tenants/{slug}"),
+                                application: Some(pb::Application {
+                                    display_name: format!("Service {app}"),
+                                    r#type: pb::ApplicationType::Service as i32,
+                                    scopes: vec!["bench.read".into()],
+                                    ..Default::default()
+                                }),
+                                ..Default::default()
+                            })
+                            .await
+                            .map_err(|status| {
+                                format!("creating an application of {slug}: {status}")
+                            })?
+                            .into_inner();
+                        let application =
+                            created.application.ok_or("no application in the answer")?;
+                        made.push(Client {
+                            token_url: format!("{public_url}/t/{slug}/oauth2/token"),
+                            client_id: application.client_id,
+                            secret: created.client_secret,
+                        });
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut clients = Vec::with_capacity(count * APPLICATIONS_PER_TENANT);
+    for worker in workers {
+        clients.extend(worker.await.map_err(|e| e.to_string())??);
+    }
+    Ok(Tenants {
+        clients: clients.into(),
+        count,
+        took: started.elapsed(),
+    })
+}
+
+/// `client_credentials` at a tenant and application picked at random for each request.
+pub struct RandomTenant {
+    tenants: Arc<[Client]>,
+    http: reqwest::Client,
+}
+
+impl Tenants {
+    pub fn random_client_credentials(&self, http: &reqwest::Client) -> RandomTenant {
+        RandomTenant {
+            tenants: Arc::clone(&self.clients),
+            http: http.clone(),
+        }
+    }
+}
+
+impl Scenario for RandomTenant {
+    fn connect(&self, index: usize) -> BoxFuture<'_, Result<Box<dyn Connection>, Failure>> {
+        let connection: Box<dyn Connection> = Box::new(Picker {
+            clients: Arc::clone(&self.tenants),
+            http: self.http.clone(),
+            // Any odd seed; distinct per connection so they do not walk in step.
+            state: 0x9E37_79B9_7F4A_7C15 ^ ((index as u64) << 1 | 1),
+        });
+        Box::pin(std::future::ready(Ok(connection)))
+    }
+}
+
+struct Picker {
+    clients: Arc<[Client]>,
+    http: reqwest::Client,
+    state: u64,
+}
+
+impl Picker {
+    /// xorshift64: uniform enough to spread requests over the tenants, and free.
+    fn next_index(&mut self) -> usize {
+        self.state ^= self.state << 13;
+        self.state ^= self.state >> 7;
+        self.state ^= self.state << 17;
+        (self.state % self.clients.len() as u64) as usize
+    }
+}
+
+impl Connection for Picker {
+    fn iterate(&mut self) -> BoxFuture<'_, Result<(), Failure>> {
+        Box::pin(async move {
+            let index = self.next_index();
+            let client = &self.clients[index];
+            let response = self
+                .http
+                .post(&client.token_url)
+                .basic_auth(&client.client_id, Some(&client.secret))
+                .form(&[("grant_type", "client_credentials")])
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
+            load::successful(response)
+                .await?
+                .bytes()
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(())
+        })
+    }
+}
