@@ -1,14 +1,18 @@
 //! Each tenant's keys, parsed once and kept: signing is the hot path of every token
 //! endpoint, and parsing a key per request would cost more than signing.
 //!
+//! Parsed on first use, not on load: an RSA private key costs milliseconds to open and
+//! check, and a `client_credentials` request needs only the ES256 key, so a tenant whose
+//! entry expires (the TTL below) costs a database read, not an RSA parse, on that path.
+//!
 //! A rotation drops the tenant's entry on every replica (see `cache`), so all sign with
 //! the new active key and publish the same JWKS; [`TTL`] bounds a lost notification, and a
 //! retired key leaves the JWKS when its `publish_until` passes, not up to a TTL later.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use keyhaven_core::jose::{Signer, SigningAlgorithm, Verifier};
+use keyhaven_core::jose::{PublicJwk, Signer, SigningAlgorithm, Verifier};
 use keyhaven_core::kek::KeyEncryptionKey;
 use keyhaven_core::model::{KeyState, Tenant};
 use keyhaven_core::{TenantId, Timestamp};
@@ -20,21 +24,61 @@ use crate::error::OAuthError;
 pub use crate::cache::TTL;
 
 pub struct TenantKeys {
-    signers: HashMap<SigningAlgorithm, Signer>,
-    verifiers: HashMap<String, Verifier>,
+    tenant: TenantId,
+    kek: Arc<KeyEncryptionKey>,
+    signers: HashMap<SigningAlgorithm, SealedSigner>,
+    verifiers: HashMap<String, PublishedVerifier>,
     /// The JWK Set document, ready to serve.
     pub jwks: serde_json::Value,
 }
 
+/// An active key, sealed as stored until something signs with it.
+struct SealedSigner {
+    kid: String,
+    sealed: Vec<u8>,
+    parsed: OnceLock<Signer>,
+}
+
+/// A published key, parsed when a token names its `kid`.
+struct PublishedVerifier {
+    jwk: PublicJwk,
+    parsed: OnceLock<Verifier>,
+}
+
 impl TenantKeys {
     pub fn signer(&self, algorithm: SigningAlgorithm) -> Result<&Signer, OAuthError> {
-        self.signers
+        let sealed = self
+            .signers
             .get(&algorithm)
-            .ok_or_else(|| OAuthError::server(format!("no active {} key", algorithm.as_str())))
+            .ok_or_else(|| OAuthError::server(format!("no active {} key", algorithm.as_str())))?;
+        if let Some(signer) = sealed.parsed.get() {
+            return Ok(signer);
+        }
+        let pkcs8 = self
+            .kek
+            .open(
+                &sealed.sealed,
+                &signing_keys::associated_data(&self.tenant, &sealed.kid),
+            )
+            .map_err(OAuthError::server)?;
+        let signer =
+            Signer::from_pkcs8(&sealed.kid, algorithm, &pkcs8).map_err(OAuthError::server)?;
+        // Two requests may parse at once; the first to finish is kept, both are the same.
+        Ok(sealed.parsed.get_or_init(|| signer))
     }
 
     pub fn verifier(&self, kid: &str) -> Option<&Verifier> {
-        self.verifiers.get(kid)
+        let published = self.verifiers.get(kid)?;
+        if let Some(verifier) = published.parsed.get() {
+            return Some(verifier);
+        }
+        match Verifier::from_jwk(&published.jwk) {
+            Ok(verifier) => Some(published.parsed.get_or_init(|| verifier)),
+            Err(error) => {
+                tracing::error!(kid, %error, "a published key does not parse");
+                None
+            }
+        }
     }
 }
 
@@ -89,23 +133,28 @@ impl KeyCache {
         let mut verifiers = HashMap::new();
         let mut jwks = Vec::new();
         for key in published {
-            let verifier = Verifier::from_jwk(&key.public_jwk).map_err(OAuthError::server)?;
-            verifiers.insert(key.kid.clone(), verifier);
             jwks.push(key.public_jwk.to_json());
             if key.state == KeyState::Active {
-                let pkcs8 = self
-                    .kek
-                    .open(
-                        &key.sealed_private_key,
-                        &signing_keys::associated_data(&tenant.id, &key.kid),
-                    )
-                    .map_err(OAuthError::server)?;
-                let signer = Signer::from_pkcs8(&key.kid, key.algorithm, &pkcs8)
-                    .map_err(OAuthError::server)?;
-                signers.insert(key.algorithm, signer);
+                signers.insert(
+                    key.algorithm,
+                    SealedSigner {
+                        kid: key.kid.clone(),
+                        sealed: key.sealed_private_key,
+                        parsed: OnceLock::new(),
+                    },
+                );
             }
+            verifiers.insert(
+                key.kid,
+                PublishedVerifier {
+                    jwk: key.public_jwk,
+                    parsed: OnceLock::new(),
+                },
+            );
         }
         let keys = TenantKeys {
+            tenant: tenant.id.clone(),
+            kek: self.kek.clone(),
             signers,
             verifiers,
             jwks: serde_json::json!({ "keys": jwks }),
