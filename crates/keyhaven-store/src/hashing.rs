@@ -106,7 +106,14 @@ fn work(queue: &Mutex<mpsc::Receiver<Job>>) {
             Err(_) => return,
         };
         match next {
-            Ok(job) => job(),
+            // A job that panics drops its answer (the caller sees `HashingInterrupted`)
+            // and must not take the thread with it: a pool whose threads all died would
+            // leave every later sign-in waiting forever.
+            Ok(job) => {
+                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)).is_err() {
+                    tracing::error!("a password hashing job panicked");
+                }
+            }
             Err(mpsc::RecvError) => return,
         }
     }
@@ -155,6 +162,18 @@ mod tests {
             .expect("read the nice value");
         let here = rustix::process::getpriority_process(None).expect("read the nice value");
         assert_eq!(on_pool, (here + HASHING_NICE).min(19));
+    }
+
+    #[tokio::test]
+    async fn a_job_that_panics_fails_alone_and_the_thread_goes_on() {
+        let hasher = PasswordHasher::new(1);
+        let failed = hasher
+            .run(|| -> u8 { panic!("a hashing job that panics") })
+            .await;
+        assert!(failed.is_err());
+        let right = password("correct horse battery staple");
+        let hash = hasher.hash(right.clone(), [1; 16]).await.expect("hashed");
+        assert!(hasher.verify(right, hash).await.expect("ran"));
     }
 
     #[tokio::test]
