@@ -15,6 +15,7 @@ use tonic::transport::Channel;
 use tonic_health::pb::health_client::HealthClient;
 
 use crate::load::{BoxFuture, Connection, Failure, Scenario};
+use crate::provision;
 
 /// HTTP/2 channels the connections of a scenario share, round robin.
 const CHANNELS: usize = 4;
@@ -187,16 +188,10 @@ impl Connection for AdminConnection {
                 Call::CreateApplication => {
                     let n = self.created.fetch_add(1, Ordering::Relaxed);
                     self.applications
-                        .create_application(pb::CreateApplicationRequest {
-                            parent: self.plane.parent.clone(),
-                            application: Some(pb::Application {
-                                display_name: format!("Created by the benchmark {n}"),
-                                r#type: pb::ApplicationType::Service as i32,
-                                scopes: vec!["bench.read".into()],
-                                ..Default::default()
-                            }),
-                            ..Default::default()
-                        })
+                        .create_application(provision::service_application(
+                            self.plane.parent.clone(),
+                            format!("Created by the benchmark {n}"),
+                        ))
                         .await
                         .map_err(text)?;
                 }

@@ -127,16 +127,10 @@ pub async fn provision(
     let mut apps =
         pb::application_service_client::ApplicationServiceClient::with_interceptor(channel, auth);
     let mut created = apps
-        .create_application(pb::CreateApplicationRequest {
-            parent: "tenants/bench".into(),
-            application: Some(pb::Application {
-                display_name: "Load generator".into(),
-                r#type: pb::ApplicationType::Service as i32,
-                scopes: vec!["bench.read".into()],
-                ..Default::default()
-            }),
-            ..Default::default()
-        })
+        .create_application(service_application(
+            "tenants/bench".into(),
+            "Load generator".into(),
+        ))
         .await?
         .into_inner();
     let web = apps
@@ -193,6 +187,21 @@ pub async fn provision(
             })
             .collect(),
     })
+}
+
+/// The request for a service application of `parent` (`tenants/{slug}`) with the scope
+/// the client_credentials scenarios ask for.
+pub fn service_application(parent: String, display_name: String) -> pb::CreateApplicationRequest {
+    pb::CreateApplicationRequest {
+        parent,
+        application: Some(pb::Application {
+            display_name,
+            r#type: pb::ApplicationType::Service as i32,
+            scopes: vec!["bench.read".into()],
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
 }
 
 impl Target {

@@ -10,10 +10,12 @@ use std::time::{Duration, Instant};
 use keyhaven_proto::admin::v1 as pb;
 use pb::application_service_client::ApplicationServiceClient;
 use pb::tenant_service_client::TenantServiceClient;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
 use crate::grpc::Bearer;
 use crate::load::{self, BoxFuture, Connection, Failure, Scenario};
+use crate::provision;
 
 /// Applications per tenant, as the issue sets the scale.
 pub const APPLICATIONS_PER_TENANT: usize = 3;
@@ -63,43 +65,7 @@ pub async fn provision(
                     if index >= count {
                         return Ok::<_, Failure>(made);
                     }
-                    let slug = format!("scale-{index}");
-                    tenants
-                        .create_tenant(pb::CreateTenantRequest {
-                            tenant: Some(pb::Tenant {
-                                slug: slug.clone(),
-                                display_name: format!("Scale {index}"),
-                                ..Default::default()
-                            }),
-                            ..Default::default()
-                        })
-                        .await
-                        .map_err(|status| format!("creating tenant {slug}: {status}"))?;
-                    for app in 0..APPLICATIONS_PER_TENANT {
-                        let created = apps
-                            .create_application(pb::CreateApplicationRequest {
-                                parent: format!("tenants/{slug}"),
-                                application: Some(pb::Application {
-                                    display_name: format!("Service {app}"),
-                                    r#type: pb::ApplicationType::Service as i32,
-                                    scopes: vec!["bench.read".into()],
-                                    ..Default::default()
-                                }),
-                                ..Default::default()
-                            })
-                            .await
-                            .map_err(|status| {
-                                format!("creating an application of {slug}: {status}")
-                            })?
-                            .into_inner();
-                        let application =
-                            created.application.ok_or("no application in the answer")?;
-                        made.push(Client {
-                            token_url: format!("{public_url}/t/{slug}/oauth2/token"),
-                            client_id: application.client_id,
-                            secret: created.client_secret,
-                        });
-                    }
+                    made.extend(tenant(&mut tenants, &mut apps, &public_url, index).await?);
                 }
             })
         })
@@ -113,6 +79,48 @@ pub async fn provision(
         count,
         took: started.elapsed(),
     })
+}
+
+type TenantsClient = TenantServiceClient<InterceptedService<Channel, Bearer>>;
+type Applications = ApplicationServiceClient<InterceptedService<Channel, Bearer>>;
+
+/// Tenant `scale-{index}` and its service applications.
+async fn tenant(
+    tenants: &mut TenantsClient,
+    apps: &mut Applications,
+    public_url: &str,
+    index: usize,
+) -> Result<Vec<Client>, Failure> {
+    let slug = format!("scale-{index}");
+    tenants
+        .create_tenant(pb::CreateTenantRequest {
+            tenant: Some(pb::Tenant {
+                slug: slug.clone(),
+                display_name: format!("Scale {index}"),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .await
+        .map_err(|status| format!("creating tenant {slug}: {status}"))?;
+    let mut clients = Vec::with_capacity(APPLICATIONS_PER_TENANT);
+    for app in 0..APPLICATIONS_PER_TENANT {
+        let created = apps
+            .create_application(provision::service_application(
+                format!("tenants/{slug}"),
+                format!("Service {app}"),
+            ))
+            .await
+            .map_err(|status| format!("creating an application of {slug}: {status}"))?
+            .into_inner();
+        let application = created.application.ok_or("no application in the answer")?;
+        clients.push(Client {
+            token_url: format!("{public_url}/t/{slug}/oauth2/token"),
+            client_id: application.client_id,
+            secret: created.client_secret,
+        });
+    }
+    Ok(clients)
 }
 
 /// `client_credentials` at a tenant and application picked at random for each request.
