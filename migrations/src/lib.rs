@@ -16,6 +16,7 @@ mod m20261123_000009_session_lifetimes;
 mod m20261123_000010_native_sso;
 mod m20261123_000011_backchannel_logout;
 mod m20261123_000020_sweep_indexes;
+mod m20261202_000021_cache_changes;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000010_native_sso::Migration),
             Box::new(m20261123_000011_backchannel_logout::Migration),
             Box::new(m20261123_000020_sweep_indexes::Migration),
+            Box::new(m20261202_000021_cache_changes::Migration),
         ]
     }
 }

@@ -4,8 +4,12 @@
 //! Freshness: the control plane announces every change of these
 //! (`keyhaven_store::changes`), and [`follow_changes`] drops the affected entries. In the
 //! process that made the change this happens before the change is acknowledged; other
-//! replicas on PostgreSQL hear it by LISTEN/NOTIFY within milliseconds. [`TTL`] bounds
-//! what a lost notification (or a second process on one SQLite file) can leave stale.
+//! replicas on PostgreSQL hear it by LISTEN/NOTIFY within milliseconds (and clear
+//! everything while that connection is down); a server on SQLite reads what the CLI
+//! changed from the change log within a second. So [`TTL`] is only the last resort
+//! against a change made behind Keyhaven's back, and long: a short one made every
+//! cached tenant cost database reads and key parsing every few seconds, which is what
+//! kept a random tenant of thousands well below the rate of one.
 //!
 //! Size: each map holds at most a fixed number of entries (see the constants); when full,
 //! expired entries go first, then an arbitrary eighth, so a scan over many tenants costs
@@ -13,7 +17,7 @@
 //! separate, smaller maps, so requests for garbage names cannot evict the real ones.
 
 use std::collections::HashMap;
-use std::hash::Hash;
+use std::hash::{BuildHasher, Hash};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
@@ -26,9 +30,10 @@ use keyhaven_store::{Store, applications, tenants};
 use crate::error::OAuthError;
 use crate::keys::KeyCache;
 
-/// The longest a replica serves a tenant, client or key set after another replica
-/// changed it, should the change notification be lost.
-pub const TTL: Duration = Duration::from_secs(5);
+/// The longest an entry is served before it is read again, whatever was announced.
+/// Each key expires up to a tenth earlier, by a fixed amount of its own, so entries
+/// loaded together (a warm-up, a restart) are not all read again in the same second.
+pub const TTL: Duration = Duration::from_secs(300);
 
 pub const MAX_TENANTS: usize = 20_000;
 pub const MAX_CLIENTS: usize = 60_000;
@@ -77,7 +82,8 @@ impl<K: Eq + Hash, V: Clone> Bounded<K, V> {
         Ticket(self.generation.load(Ordering::Acquire))
     }
 
-    /// Keeps `value` until `expires_at` or [`TTL`] from `now`, whichever comes first.
+    /// Keeps `value` until `expires_at` or [`TTL`] (less its key's jitter) from `now`,
+    /// whichever comes first.
     pub fn insert(
         &self,
         ticket: Ticket,
@@ -86,9 +92,9 @@ impl<K: Eq + Hash, V: Clone> Bounded<K, V> {
         now: Timestamp,
         expires_at: Option<Timestamp>,
     ) {
-        let ttl_end = now.saturating_add(TTL);
-        let expires_at = expires_at.map_or(ttl_end, |e| e.min(ttl_end));
         let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        let ttl_end = now.saturating_add(TTL - jitter(entries.hasher().hash_one(&key)));
+        let expires_at = expires_at.map_or(ttl_end, |e| e.min(ttl_end));
         // Checked under the lock that invalidations take, so none slips in between.
         if self.generation.load(Ordering::Acquire) != ticket.0 {
             return;
@@ -135,6 +141,12 @@ impl<K: Eq + Hash, V: Clone> Bounded<K, V> {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// Up to a tenth of [`TTL`], spread by a hash of the key.
+fn jitter(hash: u64) -> Duration {
+    let spread = u64::try_from(TTL.as_millis() / 10).unwrap_or(u64::MAX);
+    Duration::from_millis(hash % spread.max(1))
 }
 
 impl<V> Entry<V> {
@@ -291,14 +303,36 @@ mod tests {
 
     #[test]
     fn entries_expire_after_the_ttl_or_their_own_deadline() {
+        let ttl = i64::try_from(TTL.as_secs()).unwrap();
         let cache = Bounded::new(10);
         cache.insert(cache.ticket(), "a", 1, at(100), None);
         cache.insert(cache.ticket(), "b", 2, at(100), Some(at(102)));
-        assert_eq!(cache.get(&"a", at(104)), Some(1));
+        assert_eq!(cache.get(&"a", at(100 + ttl * 9 / 10 - 1)), Some(1));
         assert_eq!(cache.get(&"b", at(101)), Some(2));
         assert_eq!(cache.get(&"b", at(102)), None);
-        assert_eq!(cache.get(&"a", at(105)), None);
+        assert_eq!(cache.get(&"a", at(100 + ttl)), None);
         assert_eq!(cache.get(&"a", at(99)), None, "the clock went back");
+    }
+
+    #[test]
+    fn entries_loaded_together_expire_spread_over_a_tenth_of_the_ttl() {
+        let cache = Bounded::new(1000);
+        for key in 0..1000 {
+            cache.insert(cache.ticket(), key, (), at(0), None);
+        }
+        let ttl = i64::try_from(TTL.as_secs()).unwrap();
+        let alive = |second| {
+            (0..1000)
+                .filter(|k| cache.get(k, at(second)).is_some())
+                .count()
+        };
+        assert_eq!(alive(ttl * 9 / 10 - 1), 1000);
+        let halfway = alive(ttl * 19 / 20);
+        assert!(
+            (300..700).contains(&halfway),
+            "{halfway} of 1000 left halfway"
+        );
+        assert_eq!(alive(ttl), 0);
     }
 
     #[test]

@@ -6,8 +6,8 @@
 //! entry expires (the TTL below) costs a database read, not an RSA parse, on that path.
 //!
 //! A rotation drops the tenant's entry on every replica (see `cache`), so all sign with
-//! the new active key and publish the same JWKS; [`TTL`] bounds a lost notification, and a
-//! retired key leaves the JWKS when its `publish_until` passes, not up to a TTL later.
+//! the new active key and publish the same JWKS; a retired key leaves the JWKS when its
+//! `publish_until` passes, not up to a [`TTL`] later.
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};

@@ -160,10 +160,7 @@ pub async fn start(config: &Config, deps: Dependencies) -> Result<Running, Start
     // Listening before serving: no change committed after this can go unheard.
     let changes = keyhaven_store::changes::Listener::connect(&store)
         .await
-        .unwrap_or_else(|err| {
-            tracing::warn!(error = %err, "no change notifications: caches of other replicas' changes expire by TTL only");
-            None
-        });
+        .map_err(StartError::Database)?;
     let oauth = keyhaven_oauth::OAuthState {
         store: store.clone(),
         clock: state.clock.clone(),
@@ -248,9 +245,7 @@ pub async fn start(config: &Config, deps: Dependencies) -> Result<Running, Start
     let sweeps = config
         .sweep_interval()
         .map(|every| tokio::spawn(sweeper.clone().run(every, signal.clone())));
-    if let Some(changes) = changes {
-        tokio::spawn(changes.run(fired(signal.clone())));
-    }
+    tokio::spawn(changes.run(fired(signal.clone())));
     let task = tokio::spawn(async move {
         let grpc = tokio::spawn(grpc);
         let http = tokio::spawn(async move { http.await });

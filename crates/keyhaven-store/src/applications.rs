@@ -92,7 +92,7 @@ pub async fn create(
     .await?;
     // A replica may remember this client id as unknown.
     let change = changed(tenant, &app.client_id);
-    changes::announce(&txn, store, &change).await?;
+    changes::announce(&txn, store, audit.now, &change).await?;
     txn.commit().await?;
     store.changes().deliver(&change);
     Ok(Created::New(app))
@@ -232,7 +232,7 @@ pub async fn update<E>(
     )
     .await?;
     let change = changed(tenant, client_id);
-    changes::announce(&txn, store, &change).await?;
+    changes::announce(&txn, store, audit.now, &change).await?;
     txn.commit().await?;
     store.changes().deliver(&change);
     Ok(Ok(next))
@@ -272,7 +272,7 @@ pub async fn delete(
     )
     .await?;
     let change = changed(tenant, client_id);
-    changes::announce(&txn, store, &change).await?;
+    changes::announce(&txn, store, audit.now, &change).await?;
     txn.commit().await?;
     store.changes().deliver(&change);
     Ok(())
@@ -328,7 +328,7 @@ pub async fn rotate_secret(
     )
     .await?;
     let change = changed(tenant, client_id);
-    changes::announce(&txn, store, &change).await?;
+    changes::announce(&txn, store, audit.now, &change).await?;
     txn.commit().await?;
     store.changes().deliver(&change);
     Ok(previous_until)

@@ -5,14 +5,16 @@
 //! change is visible to the same process before the mutation returns. Across replicas on
 //! PostgreSQL, the same event travels as `pg_notify('keyhaven_changes', ...)` issued
 //! inside the mutation's transaction: PostgreSQL delivers it at commit and drops it on
-//! rollback, so no replica hears of a change that did not happen. [`Listener`] turns
-//! those notifications back into events on every replica.
+//! rollback, so no replica hears of a change that did not happen. On SQLite the other
+//! processes are the `keyhaven` CLI and servers sharing the file: the same event is an
+//! entry of the `cache_changes` log, written in the transaction. [`Listener`] turns
+//! notifications or log entries back into events in every process.
 
 use std::fmt;
 use std::sync::{Arc, PoisonError, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use keyhaven_core::{ClientId, Slug, TenantId};
+use keyhaven_core::{ClientId, Slug, TenantId, Timestamp};
 use sea_orm::sqlx::postgres::PgListener;
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
@@ -23,6 +25,15 @@ pub const CHANNEL: &str = "keyhaven_changes";
 
 /// How long the listener waits before reconnecting after PostgreSQL refused it.
 const RECONNECT_DELAY: Duration = Duration::from_secs(1);
+
+/// How often a process on SQLite reads the change log: the bound on how long it serves
+/// what another process (the CLI) changed.
+pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
+
+/// How long the change log keeps an entry before the sweep may drop it.
+pub const LOG_RETENTION: Duration = Duration::from_secs(3600);
+
+const LOG_BATCH: usize = 1000;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
@@ -118,80 +129,220 @@ impl Changes {
     }
 }
 
-/// Queues the notification inside `txn`, to be delivered to other replicas at commit.
-/// Call [`Changes::deliver`] after the commit for this process.
+/// Queues the announcement inside `txn`, to reach the other processes at commit: a
+/// notification on PostgreSQL, an entry of the change log on SQLite. Call
+/// [`Changes::deliver`] after the commit for this process.
 pub(crate) async fn announce(
     txn: &impl ConnectionTrait,
     store: &Store,
+    now: Timestamp,
     change: &Change,
 ) -> Result<(), StoreError> {
-    if store.backend() == Backend::Postgres {
-        txn.execute_raw(Statement::from_sql_and_values(
+    let statement = match store.backend() {
+        Backend::Postgres => Statement::from_sql_and_values(
             DbBackend::Postgres,
             "SELECT pg_notify($1, $2)",
             [CHANNEL.into(), change.payload().into()],
-        ))
-        .await?;
-    }
+        ),
+        Backend::Sqlite => Statement::from_sql_and_values(
+            DbBackend::Sqlite,
+            "INSERT INTO cache_changes (payload, created_at) VALUES (?, ?)",
+            [change.payload().into(), now.unix_millis().into()],
+        ),
+    };
+    txn.execute_raw(statement).await?;
     Ok(())
 }
 
-/// Follows the other replicas' changes on PostgreSQL and delivers them to this process.
+/// Follows the changes other processes make and delivers them to this process: by
+/// LISTEN on PostgreSQL, by reading the change log every [`POLL_INTERVAL`] on SQLite.
 pub struct Listener {
     store: Store,
-    listener: PgListener,
+    source: Source,
+}
+
+enum Source {
+    /// `None` while the connection is down and being re-established.
+    Notifications(Option<PgListener>),
+    Log {
+        after: i64,
+        read_at: Instant,
+    },
 }
 
 impl Listener {
     /// Listening before the replica serves means no change committed after it starts
-    /// serving can go unheard. `None` on SQLite, where there is nothing to listen to.
-    pub async fn connect(store: &Store) -> Result<Option<Listener>, StoreError> {
-        if store.backend() != Backend::Postgres {
-            return Ok(None);
-        }
-        let mut listener = PgListener::connect_with(store.write.get_postgres_connection_pool())
-            .await
-            .map_err(listen_error)?;
-        listener.listen(CHANNEL).await.map_err(listen_error)?;
-        Ok(Some(Listener {
+    /// serving can go unheard. Should PostgreSQL refuse the LISTEN now, [`Listener::run`]
+    /// keeps trying and clears the caches meanwhile.
+    pub async fn connect(store: &Store) -> Result<Listener, StoreError> {
+        let source = match store.backend() {
+            Backend::Postgres => Source::Notifications(
+                listen(store)
+                    .await
+                    .inspect_err(|err| {
+                        tracing::warn!(error = %err, "change notifications unavailable: retrying")
+                    })
+                    .ok(),
+            ),
+            Backend::Sqlite => Source::Log {
+                after: latest_logged(store).await?,
+                read_at: Instant::now(),
+            },
+        };
+        Ok(Listener {
             store: store.clone(),
-            listener,
-        }))
+            source,
+        })
     }
 
-    /// Delivers notifications until `stop` resolves. Whenever the connection drops,
-    /// notifications may have been lost in between, so every cache is cleared; the
-    /// listener then reconnects (and listens again) by itself.
+    /// Delivers changes until `stop` resolves.
+    ///
+    /// Whenever the notification connection drops, notifications may be lost until it is
+    /// back, so every cache is cleared once per [`RECONNECT_DELAY`] while it is down and
+    /// once more after LISTEN succeeds again: what is cached is never older than the
+    /// last moment the replica was listening.
     pub async fn run(mut self, stop: impl Future<Output = ()>) {
         let mut stop = std::pin::pin!(stop);
         loop {
-            let next = tokio::select! {
-                () = &mut stop => return,
-                next = self.listener.try_recv() => next,
+            let pause = match &mut self.source {
+                Source::Notifications(listener) => {
+                    follow_notifications(&self.store, listener, &mut stop).await
+                }
+                Source::Log { after, read_at } => {
+                    Some(follow_log(&self.store, after, read_at).await)
+                }
             };
-            match next {
-                Ok(Some(notification)) => {
-                    let change = Change::from_payload(notification.payload());
-                    tracing::debug!(?change, "change announced by a replica");
-                    self.store.changes().deliver(&change);
-                }
-                Ok(None) => {
-                    tracing::warn!(
-                        "lost the change notification connection: clearing caches and reconnecting"
-                    );
-                    self.store.changes().deliver(&Change::Everything);
-                }
-                Err(err) => {
-                    tracing::warn!(error = %err, "change notifications unavailable: clearing caches and retrying");
-                    self.store.changes().deliver(&Change::Everything);
-                    tokio::select! {
-                        () = &mut stop => return,
-                        () = tokio::time::sleep(RECONNECT_DELAY) => {}
-                    }
-                }
+            let Some(pause) = pause else { return };
+            tokio::select! {
+                () = &mut stop => return,
+                () = tokio::time::sleep(pause) => {}
             }
         }
     }
+}
+
+/// Handles the next event of the notification connection. `None` once `stop` resolved;
+/// otherwise how long to wait before the next event.
+async fn follow_notifications(
+    store: &Store,
+    listener: &mut Option<PgListener>,
+    stop: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
+) -> Option<Duration> {
+    let Some(connected) = listener else {
+        match listen(store).await {
+            Ok(reconnected) => {
+                tracing::info!("change notifications back: clearing caches once more");
+                *listener = Some(reconnected);
+                store.changes().deliver(&Change::Everything);
+                return Some(Duration::ZERO);
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "change notifications unavailable: clearing caches and retrying");
+                store.changes().deliver(&Change::Everything);
+                return Some(RECONNECT_DELAY);
+            }
+        }
+    };
+    let next = tokio::select! {
+        () = stop.as_mut() => return None,
+        next = connected.try_recv() => next,
+    };
+    match next {
+        Ok(Some(notification)) => {
+            let change = Change::from_payload(notification.payload());
+            tracing::debug!(?change, "change announced by a replica");
+            store.changes().deliver(&change);
+            Some(Duration::ZERO)
+        }
+        Ok(None) => {
+            tracing::warn!(
+                "lost the change notification connection: clearing caches and reconnecting"
+            );
+            *listener = None;
+            store.changes().deliver(&Change::Everything);
+            Some(Duration::ZERO)
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "change notifications failed: clearing caches and reconnecting");
+            *listener = None;
+            store.changes().deliver(&Change::Everything);
+            Some(RECONNECT_DELAY)
+        }
+    }
+}
+
+/// Delivers what was logged after `after` and moves it on. A log read that failed is
+/// retried from the same place; a process that did not read for so long that the sweep
+/// may have dropped entries it never saw clears every cache instead. Returns how long to
+/// wait before the next read.
+async fn follow_log(store: &Store, after: &mut i64, read_at: &mut Instant) -> Duration {
+    let changes = match logged_after(store, *after).await {
+        Ok(changes) => changes,
+        Err(err) => {
+            tracing::warn!(error = %err, "could not read the change log: retrying");
+            return POLL_INTERVAL;
+        }
+    };
+    if read_at.elapsed() > LOG_RETENTION / 2 {
+        tracing::warn!("the change log was not read for too long: clearing caches");
+        store.changes().deliver(&Change::Everything);
+    } else {
+        for (_, change) in &changes {
+            tracing::debug!(?change, "change logged by another process");
+            store.changes().deliver(change);
+        }
+    }
+    if let Some((last, _)) = changes.last() {
+        *after = *last;
+    }
+    *read_at = Instant::now();
+    if changes.len() == LOG_BATCH {
+        Duration::ZERO
+    } else {
+        POLL_INTERVAL
+    }
+}
+
+async fn listen(store: &Store) -> Result<PgListener, StoreError> {
+    let mut listener = PgListener::connect_with(store.write.get_postgres_connection_pool())
+        .await
+        .map_err(listen_error)?;
+    listener.listen(CHANNEL).await.map_err(listen_error)?;
+    Ok(listener)
+}
+
+/// The id of the last entry of the change log; 0 when it is empty.
+async fn latest_logged(store: &Store) -> Result<i64, StoreError> {
+    let row = store
+        .read
+        .query_one_raw(Statement::from_string(
+            DbBackend::Sqlite,
+            "SELECT COALESCE(MAX(id), 0) AS last FROM cache_changes",
+        ))
+        .await?;
+    Ok(match row {
+        Some(row) => row.try_get("", "last")?,
+        None => 0,
+    })
+}
+
+/// The entries after `after`, oldest first, at most [`LOG_BATCH`] of them.
+async fn logged_after(store: &Store, after: i64) -> Result<Vec<(i64, Change)>, StoreError> {
+    let rows = store
+        .read
+        .query_all_raw(Statement::from_sql_and_values(
+            DbBackend::Sqlite,
+            "SELECT id, payload FROM cache_changes WHERE id > ? ORDER BY id LIMIT ?",
+            [after.into(), (LOG_BATCH as i64).into()],
+        ))
+        .await?;
+    rows.into_iter()
+        .map(|row| {
+            let id: i64 = row.try_get("", "id")?;
+            let payload: String = row.try_get("", "payload")?;
+            Ok((id, Change::from_payload(&payload)))
+        })
+        .collect()
 }
 
 fn listen_error(err: sea_orm::sqlx::Error) -> StoreError {

@@ -153,7 +153,7 @@ pub async fn rotate(
     let change = Change::SigningKeys {
         tenant: tenant.id.clone(),
     };
-    changes::announce(&txn, store, &change).await?;
+    changes::announce(&txn, store, now, &change).await?;
     txn.commit().await?;
     store.changes().deliver(&change);
     Ok(keys)

@@ -45,7 +45,7 @@ use keyhaven_core::model::TokenLifetimes;
 use keyhaven_core::throttle;
 use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
 
-use crate::{Backend, Store, StoreError};
+use crate::{Backend, Store, StoreError, changes};
 
 /// Rows one statement deletes at most: short enough that the SQLite writer and the
 /// PostgreSQL row locks are held for milliseconds, never for a whole backlog.
@@ -108,6 +108,7 @@ struct Cutoffs {
     throttle_forgotten: i64,
     finished: i64,
     request_ids: i64,
+    cache_changes: i64,
 }
 
 impl Cutoffs {
@@ -127,6 +128,7 @@ impl Cutoffs {
             throttle_forgotten: before(forget),
             finished: before(FINISHED_RETENTION),
             request_ids: before(REQUEST_ID_RETENTION),
+            cache_changes: before(changes::LOG_RETENTION),
         }
     }
 }
@@ -213,6 +215,11 @@ const RULES: &[Rule] = &[
         table: "request_ids",
         key: &["organization_id", "method", "request_id"],
         condition: |c| format!("t.created_at < {}", c.request_ids),
+    },
+    Rule {
+        table: "cache_changes",
+        key: &["id"],
+        condition: |c| format!("t.created_at < {}", c.cache_changes),
     },
 ];
 

@@ -98,7 +98,7 @@ pub async fn create(
         id: tenant.id.clone(),
         slug: tenant.slug.clone(),
     };
-    changes::announce(&txn, store, &change).await?;
+    changes::announce(&txn, store, audit.now, &change).await?;
     txn.commit().await?;
     store.changes().deliver(&change);
     Ok(Created::New(tenant))
@@ -214,7 +214,7 @@ pub async fn update(
         id: next.id.clone(),
         slug: next.slug.clone(),
     };
-    changes::announce(&txn, store, &change).await?;
+    changes::announce(&txn, store, audit.now, &change).await?;
     txn.commit().await?;
     store.changes().deliver(&change);
     Ok(next)
@@ -259,7 +259,7 @@ pub async fn delete(
         id,
         slug: slug.clone(),
     };
-    changes::announce(&txn, store, &change).await?;
+    changes::announce(&txn, store, audit.now, &change).await?;
     txn.commit().await?;
     store.changes().deliver(&change);
     Ok(())
