@@ -15,3 +15,28 @@ pub fn current_thread_to(cpu: usize) {
 pub fn available() -> bool {
     std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2)
 }
+
+/// Sets the CPUs of every thread of process `pid` (what `taskset -a -p` does), so that a
+/// pinned server can be given every core for a long provisioning and pinned again for the
+/// measurement. Threads it starts afterwards inherit their creator's CPUs.
+pub fn process_to(pid: u32, cpus: impl IntoIterator<Item = usize>) {
+    use nix::sched::{CpuSet, sched_setaffinity};
+    let mut set = CpuSet::new();
+    for cpu in cpus {
+        let _ = set.set(cpu);
+    }
+    let Ok(threads) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return;
+    };
+    for thread in threads.flatten() {
+        if let Some(tid) = thread.file_name().to_str().and_then(|t| t.parse().ok()) {
+            // A thread that exited meanwhile is no longer there to pin.
+            let _ = sched_setaffinity(nix::unistd::Pid::from_raw(tid), &set);
+        }
+    }
+}
+
+/// Every CPU of the machine.
+pub fn all() -> std::ops::Range<usize> {
+    0..std::thread::available_parallelism().map_or(1, |n| n.get())
+}

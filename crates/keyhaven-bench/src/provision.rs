@@ -29,7 +29,12 @@ pub async fn start(
         metrics_addr: "127.0.0.1:0".parse()?,
         ..Config::default()
     };
-    Ok(keyhaven_server::start(&config, Dependencies::default()).await?)
+    // The bench binary's allocator is the keyhaven binary's, and so is this.
+    let deps = Dependencies {
+        release_memory: keyhaven_server::allocator::release_freed_memory,
+        ..Dependencies::default()
+    };
+    Ok(keyhaven_server::start(&config, deps).await?)
 }
 
 /// What the scenarios call: a service client of its own, and a user who signs in to a

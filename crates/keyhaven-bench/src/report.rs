@@ -176,13 +176,40 @@ fn mib(kib: Option<u64>) -> String {
     kib.map_or("-".to_owned(), |kib| format!("{:.1}", kib as f64 / 1024.0))
 }
 
+/// A process's resident memory: all of it, and the part that is not the binary's own
+/// mapped code and data (the heap, stacks, SQLite's page cache).
+pub struct Rss {
+    pub total_kib: Option<u64>,
+    pub anonymous_kib: Option<u64>,
+}
+
+impl Rss {
+    pub fn of(pid: u32) -> Self {
+        Self {
+            total_kib: crate::proc::status_kib(pid, "VmRSS"),
+            anonymous_kib: crate::proc::status_kib(pid, "RssAnon"),
+        }
+    }
+}
+
+impl std::fmt::Display for Rss {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} MiB ({} MiB anonymous)",
+            mib(self.total_kib),
+            mib(self.anonymous_kib)
+        )
+    }
+}
+
 /// Idle RSS and start to ready (issue 5, item 9).
 pub struct Footprint {
     pub idle: Duration,
     /// Started, before anything was asked of it.
-    pub started_rss_kib: Option<u64>,
+    pub started_rss: Rss,
     /// After provisioning: `users` password hashes among the rest.
-    pub provisioned_rss_kib: Option<u64>,
+    pub provisioned_rss: Rss,
     pub users: usize,
     pub start_to_ready: Duration,
 }
@@ -190,13 +217,13 @@ pub struct Footprint {
 pub fn print_footprint(footprint: &Footprint) {
     println!();
     println!(
-        "idle RSS of the server process, {:.2} s after start: {} MiB; after provisioning \
-         ({} users, each an argon2id hash) and {:.2} s idle: {} MiB",
+        "idle RSS of the server process, {:.2} s after start: {}; after provisioning \
+         ({} users, each an argon2id hash) and {:.2} s idle: {}",
         footprint.idle.as_secs_f64(),
-        mib(footprint.started_rss_kib),
+        footprint.started_rss,
         footprint.users,
         footprint.idle.as_secs_f64(),
-        mib(footprint.provisioned_rss_kib),
+        footprint.provisioned_rss,
     );
     println!(
         "start to ready on an already-migrated SQLite database: {:.1} ms (from the spawn of \

@@ -46,6 +46,10 @@ pub enum StartError {
 pub struct Dependencies {
     pub clock: Arc<dyn Clock>,
     pub entropy: Arc<dyn Entropy>,
+    /// Run on a password hashing thread after each hash, to give the freed argon2id
+    /// block back to the OS: the binary passes its allocator's (see [`crate::allocator`]).
+    /// Does nothing by default.
+    pub release_memory: fn(),
 }
 
 impl Default for Dependencies {
@@ -53,6 +57,7 @@ impl Default for Dependencies {
         Self {
             clock: Arc::new(SystemClock),
             entropy: Arc::new(OsEntropy),
+            release_memory: || {},
         }
     }
 }
@@ -151,7 +156,7 @@ pub async fn start(config: &Config, deps: Dependencies) -> Result<Running, Start
         clock: deps.clock,
         entropy: deps.entropy,
         public_url: public_url.clone(),
-        hasher: keyhaven_store::PasswordHasher::per_core(),
+        hasher: keyhaven_store::PasswordHasher::per_core(deps.release_memory),
         kek: Arc::new(key_encryption_key),
         metrics: metrics.clone(),
     };

@@ -1,6 +1,7 @@
 //! The `keyhaven` binary as a library: configuration, wiring, listeners, bootstrap and
 //! shutdown. `main` stays boring; tests start the same [`app::start`].
 
+pub mod allocator;
 pub mod app;
 pub mod bootstrap;
 pub mod cli;

@@ -43,7 +43,11 @@ async fn serve(config: Option<&std::path::Path>) -> ExitCode {
         }
     };
     telemetry::init(&config.log_format);
-    let running = match app::start(&config, Dependencies::default()).await {
+    let deps = Dependencies {
+        release_memory: keyhaven_server::allocator::release_freed_memory,
+        ..Dependencies::default()
+    };
+    let running = match app::start(&config, deps).await {
         Ok(running) => running,
         Err(err) => {
             tracing::error!(error = %err, "could not start");
