@@ -348,6 +348,9 @@ async fn run(
             )
             .await
             .limited_by(rates, Cost::ACCESS_TOKEN);
+        // Every application once, so that what follows measures warm caches (as a
+        // server that has been up a while has them); the pass's own rate is the cold one.
+        let first_touch = tenants.first_touch(&client, args.connections).await?;
         let random = load
             .run(
                 "client_credentials, random tenant",
@@ -359,6 +362,7 @@ async fn run(
             tenants: tenants.count,
             applications: tenants.count * scale::APPLICATIONS_PER_TENANT,
             provisioning: tenants.took,
+            first_touch,
             ratio: random.rate() / one.rate().max(f64::MIN_POSITIVE),
             before_kib,
             after_kib: proc::status_kib(server_pid, "VmRSS"),

@@ -143,18 +143,15 @@ mod tests {
     use keyhaven_core::opaque::OpaqueToken;
     use keyhaven_core::password::PasswordHash;
     use keyhaven_core::username::Username;
-    use keyhaven_core::{
-        ApplicationType, ClientId, DisplayName, EnvironmentSet, SecretKind, SecretToken, Slug,
-    };
+    use keyhaven_core::{ApplicationType, ClientId, DisplayName, EnvironmentSet};
 
     use super::*;
     use crate::applications::NewApplication;
     use crate::sessions::NewSession;
-    use crate::tenants::NewTenant;
     use crate::users::NewUser;
-    use crate::{Audit, applications, organizations, sessions, tenants, users};
+    use crate::{applications, sessions, users};
 
-    const NOW: Timestamp = Timestamp::from_unix_millis(1_800_000_000_000);
+    use crate::testing::{self, NOW};
 
     struct Fixture {
         store: Store,
@@ -167,46 +164,13 @@ mod tests {
     }
 
     async fn fixture() -> Fixture {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
-        let store = Store::connect(&url).await.expect("connect");
-        store.migrate().await.expect("migrate");
-        let token = SecretToken::from_entropy(SecretKind::ManagementToken, [1; 32]);
-        let org = match organizations::bootstrap(
-            &store,
-            &Slug::parse("default").expect("slug"),
-            "Default",
-            token.digest(),
-            NOW,
-        )
-        .await
-        .expect("bootstrap")
-        {
-            organizations::Bootstrap::Created { organization } => organization,
-            organizations::Bootstrap::AlreadyInitialised => unreachable!("fresh database"),
-        };
-        let audit = Audit {
-            organization_id: org.id,
-            actor: "test".into(),
-            action: "test",
-            now: NOW,
-        };
-        let tenant = |slug: &str| NewTenant {
-            id: tenants::new_id(),
-            slug: Slug::parse(slug).expect("slug"),
-            display_name: DisplayName::parse(slug).expect("name"),
-            environments: EnvironmentSet::all(),
-            lifetimes: Default::default(),
-            signing_keys: vec![],
-        };
-        let acme = tenants::create(&store, &audit, tenant("acme"), None)
-            .await
-            .expect("tenant")
-            .into_inner();
-        let globex = tenants::create(&store, &audit, tenant("globex"), None)
-            .await
-            .expect("tenant")
-            .into_inner();
+        let testing::Database {
+            store,
+            audit,
+            tenants,
+            dir,
+        } = testing::with_tenants(&["acme", "globex"]).await;
+        let [acme, globex]: [Tenant; 2] = tenants.try_into().expect("two tenants");
         let app = applications::create(
             &store,
             &audit,

@@ -1,6 +1,6 @@
 //! Opening the database: pools sized on purpose, SQLite tuned, migrations applied once.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use keyhaven_migration::{Migrator, MigratorTrait};
@@ -9,6 +9,7 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, Tra
 
 use crate::StoreError;
 use crate::changes::Changes;
+use crate::revocation_checks::RevocationChecks;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -28,6 +29,9 @@ pub struct Store {
     pub(crate) write: DatabaseConnection,
     backend: Backend,
     changes: Arc<Changes>,
+    /// Started on the first check, so that a store opened outside a Tokio runtime (or by
+    /// a CLI command that never checks) starts no task.
+    revocation_checks: Arc<OnceLock<RevocationChecks>>,
 }
 
 /// One migration and whether it has been applied.
@@ -52,6 +56,7 @@ impl Store {
                 write,
                 backend: Backend::Sqlite,
                 changes: Arc::default(),
+                revocation_checks: Arc::default(),
             })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let mut options = ConnectOptions::new(url);
@@ -67,6 +72,7 @@ impl Store {
                 write: pool,
                 backend: Backend::Postgres,
                 changes: Arc::default(),
+                revocation_checks: Arc::default(),
             })
         } else {
             Err(StoreError::Database(sea_orm::DbErr::Custom(
@@ -77,6 +83,11 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    pub(crate) fn revocation_checks(&self) -> &RevocationChecks {
+        self.revocation_checks
+            .get_or_init(|| RevocationChecks::start(self.read.clone()))
     }
 
     /// Where this process hears of changes to what the public runtime caches.

@@ -23,12 +23,15 @@ mod pools;
 pub mod redirect_uris;
 pub mod refresh_tokens;
 mod request_ids;
+mod revocation_checks;
 pub mod revocations;
 pub mod sessions;
 pub mod sign_in_throttle;
 pub mod signing_keys;
 pub mod sweep;
 pub mod tenants;
+#[cfg(test)]
+mod testing;
 pub mod users;
 
 pub use audit::Audit;

@@ -7,8 +7,7 @@
 
 use keyhaven_core::{TenantId, Timestamp};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter,
-    Set, Statement,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Set,
 };
 
 use crate::entities::revocation;
@@ -166,37 +165,16 @@ fn covering(jti: &str, sid: Option<&str>) -> Condition {
 
 /// Whether the access token with this `jti` (and `sid`, when it has one) is revoked.
 ///
-/// On every introspection and userinfo call, so written by hand: one or two lookups by
-/// primary key, a statement the driver prepares once per connection, on the read pool.
+/// On every introspection and userinfo call: checks asked at the same time go to the
+/// database together (see `revocation_checks`), each answer as fresh as its question.
 pub async fn is_revoked(
     store: &Store,
     tenant: &TenantId,
     jti: &str,
     sid: Option<&str>,
 ) -> Result<bool, StoreError> {
-    let backend = store.read.get_database_backend();
-    let sql = match (backend, sid.is_some()) {
-        (DbBackend::Postgres, false) => IS_REVOKED_JTI_POSTGRES,
-        (DbBackend::Postgres, true) => IS_REVOKED_JTI_OR_SESSION_POSTGRES,
-        (_, false) => IS_REVOKED_JTI_SQLITE,
-        (_, true) => IS_REVOKED_JTI_OR_SESSION_SQLITE,
-    };
-    let mut values: Vec<sea_orm::Value> = vec![tenant.as_str().into(), jti.into()];
-    if let Some(sid) = sid {
-        values.push(sid.into());
-    }
-    let found = store
-        .read
-        .query_one_raw(Statement::from_sql_and_values(backend, sql, values))
-        .await?;
-    Ok(found.is_some())
+    store
+        .revocation_checks()
+        .is_revoked(tenant.as_str(), jti, sid)
+        .await
 }
-
-const IS_REVOKED_JTI_SQLITE: &str =
-    "SELECT 1 FROM revocations WHERE tenant_id = ? AND kind = 'jti' AND value = ? LIMIT 1";
-const IS_REVOKED_JTI_OR_SESSION_SQLITE: &str = "SELECT 1 FROM revocations WHERE tenant_id = ?1 \
-     AND ((kind = 'jti' AND value = ?2) OR (kind = 'session' AND value = ?3)) LIMIT 1";
-const IS_REVOKED_JTI_POSTGRES: &str =
-    "SELECT 1 FROM revocations WHERE tenant_id = $1 AND kind = 'jti' AND value = $2 LIMIT 1";
-const IS_REVOKED_JTI_OR_SESSION_POSTGRES: &str = "SELECT 1 FROM revocations WHERE tenant_id = $1 \
-     AND ((kind = 'jti' AND value = $2) OR (kind = 'session' AND value = $3)) LIMIT 1";
