@@ -13,6 +13,7 @@ enum CacheChanges {
     Table,
     Id,
     Payload,
+    Origin,
     CreatedAt,
 }
 
@@ -31,6 +32,8 @@ impl MigrationTrait for Migration {
                             .primary_key(),
                     )
                     .col(ColumnDef::new(CacheChanges::Payload).string().not_null())
+                    // Which process wrote it: a reader skips its own.
+                    .col(ColumnDef::new(CacheChanges::Origin).string().not_null())
                     .col(
                         ColumnDef::new(CacheChanges::CreatedAt)
                             .big_integer()

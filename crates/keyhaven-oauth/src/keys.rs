@@ -113,7 +113,7 @@ impl KeyCache {
     }
 
     pub(crate) fn forget(&self, tenant: &TenantId) {
-        self.entries.remove_where(|t| t == tenant);
+        self.entries.remove(tenant);
     }
 
     pub(crate) fn clear(&self) {

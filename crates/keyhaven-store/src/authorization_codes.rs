@@ -169,6 +169,7 @@ mod tests {
             audit,
             tenants,
             dir,
+            ..
         } = testing::with_tenants(&["acme", "globex"]).await;
         let [acme, globex]: [Tenant; 2] = tenants.try_into().expect("two tenants");
         let app = applications::create(

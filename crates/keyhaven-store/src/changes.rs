@@ -96,9 +96,20 @@ impl Change {
 type Subscriber = Arc<dyn Fn(&Change) + Send + Sync>;
 
 /// The subscribers of one process. Shared by every clone of a [`Store`].
-#[derive(Default)]
 pub struct Changes {
     subscribers: RwLock<Vec<Subscriber>>,
+    /// Marks this store's entries in the SQLite change log, which it has delivered
+    /// already and skips when it reads the log.
+    origin: String,
+}
+
+impl Default for Changes {
+    fn default() -> Self {
+        Self {
+            subscribers: RwLock::default(),
+            origin: uuid::Uuid::now_v7().simple().to_string(),
+        }
+    }
 }
 
 impl fmt::Debug for Changes {
@@ -146,8 +157,12 @@ pub(crate) async fn announce(
         ),
         Backend::Sqlite => Statement::from_sql_and_values(
             DbBackend::Sqlite,
-            "INSERT INTO cache_changes (payload, created_at) VALUES (?, ?)",
-            [change.payload().into(), now.unix_millis().into()],
+            "INSERT INTO cache_changes (payload, origin, created_at) VALUES (?, ?, ?)",
+            [
+                change.payload().into(),
+                store.changes().origin.clone().into(),
+                now.unix_millis().into(),
+            ],
         ),
     };
     txn.execute_raw(statement).await?;
@@ -276,8 +291,8 @@ async fn follow_notifications(
 /// may have dropped entries it never saw clears every cache instead. Returns how long to
 /// wait before the next read.
 async fn follow_log(store: &Store, after: &mut i64, read_at: &mut Instant) -> Duration {
-    let changes = match logged_after(store, *after).await {
-        Ok(changes) => changes,
+    let logged = match logged_after(store, *after).await {
+        Ok(logged) => logged,
         Err(err) => {
             tracing::warn!(error = %err, "could not read the change log: retrying");
             return POLL_INTERVAL;
@@ -287,16 +302,17 @@ async fn follow_log(store: &Store, after: &mut i64, read_at: &mut Instant) -> Du
         tracing::warn!("the change log was not read for too long: clearing caches");
         store.changes().deliver(&Change::Everything);
     } else {
-        for (_, change) in &changes {
-            tracing::debug!(?change, "change logged by another process");
-            store.changes().deliver(change);
+        let own = &store.changes().origin;
+        for entry in logged.iter().filter(|e| &e.origin != own) {
+            tracing::debug!(change = ?entry.change, "change logged by another process");
+            store.changes().deliver(&entry.change);
         }
     }
-    if let Some((last, _)) = changes.last() {
-        *after = *last;
+    if let Some(last) = logged.last() {
+        *after = last.id;
     }
     *read_at = Instant::now();
-    if changes.len() == LOG_BATCH {
+    if logged.len() == LOG_BATCH {
         Duration::ZERO
     } else {
         POLL_INTERVAL
@@ -326,21 +342,30 @@ async fn latest_logged(store: &Store) -> Result<i64, StoreError> {
     })
 }
 
+struct Logged {
+    id: i64,
+    origin: String,
+    change: Change,
+}
+
 /// The entries after `after`, oldest first, at most [`LOG_BATCH`] of them.
-async fn logged_after(store: &Store, after: i64) -> Result<Vec<(i64, Change)>, StoreError> {
+async fn logged_after(store: &Store, after: i64) -> Result<Vec<Logged>, StoreError> {
     let rows = store
         .read
         .query_all_raw(Statement::from_sql_and_values(
             DbBackend::Sqlite,
-            "SELECT id, payload FROM cache_changes WHERE id > ? ORDER BY id LIMIT ?",
+            "SELECT id, origin, payload FROM cache_changes WHERE id > ? ORDER BY id LIMIT ?",
             [after.into(), (LOG_BATCH as i64).into()],
         ))
         .await?;
     rows.into_iter()
         .map(|row| {
-            let id: i64 = row.try_get("", "id")?;
             let payload: String = row.try_get("", "payload")?;
-            Ok((id, Change::from_payload(&payload)))
+            Ok(Logged {
+                id: row.try_get("", "id")?,
+                origin: row.try_get("", "origin")?,
+                change: Change::from_payload(&payload),
+            })
         })
         .collect()
 }
@@ -353,7 +378,48 @@ fn listen_error(err: sea_orm::sqlx::Error) -> StoreError {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Mutex;
+
     use super::*;
+    use crate::{tenants, testing};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_log_brings_another_process_changes_and_not_its_own() {
+        let db = testing::with_tenants(&[]).await;
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let subscriber = Arc::clone(&seen);
+        db.store
+            .changes()
+            .subscribe(move |change| subscriber.lock().expect("lock").push(change.clone()));
+        let mut listener = Listener::connect(&db.store).await.expect("listener");
+
+        // This process's change is delivered at its commit, and not again from the log.
+        let acme = tenants::create(&db.store, &db.audit, testing::new_tenant("acme"), None)
+            .await
+            .expect("tenant")
+            .into_inner();
+        // Another process's (the CLI, say) reaches this one only through the log.
+        let other = Store::connect(&db.url).await.expect("second process");
+        let globex = tenants::create(&other, &db.audit, testing::new_tenant("globex"), None)
+            .await
+            .expect("tenant")
+            .into_inner();
+        let Source::Log { after, read_at } = &mut listener.source else {
+            panic!("SQLite follows the log");
+        };
+        follow_log(&db.store, after, read_at).await;
+        follow_log(&db.store, after, read_at).await;
+
+        let tenant = |t: &keyhaven_core::model::Tenant| Change::Tenant {
+            id: t.id.clone(),
+            slug: t.slug.clone(),
+        };
+        assert_eq!(
+            *seen.lock().expect("lock"),
+            [tenant(&acme), tenant(&globex)],
+            "each change once"
+        );
+    }
 
     #[test]
     fn payloads_read_back_as_the_change_they_announce() {

@@ -10,6 +10,7 @@ use crate::{Audit, Store, organizations, tenants};
 pub(crate) const NOW: Timestamp = Timestamp::from_unix_millis(1_800_000_000_000);
 
 pub(crate) struct Database {
+    pub url: String,
     pub store: Store,
     pub audit: Audit,
     pub tenants: Vec<Tenant>,
@@ -45,25 +46,30 @@ pub(crate) async fn with_tenants(slugs: &[&str]) -> Database {
     };
     let mut tenants = Vec::new();
     for slug in slugs {
-        let new = NewTenant {
-            id: tenants::new_id(),
-            slug: Slug::parse(slug).expect("slug"),
-            display_name: DisplayName::parse(slug).expect("name"),
-            environments: EnvironmentSet::all(),
-            lifetimes: Default::default(),
-            signing_keys: vec![],
-        };
         tenants.push(
-            tenants::create(&store, &audit, new, None)
+            tenants::create(&store, &audit, new_tenant(slug), None)
                 .await
                 .expect("tenant")
                 .into_inner(),
         );
     }
     Database {
+        url,
         store,
         audit,
         tenants,
         dir,
+    }
+}
+
+/// A tenant `slug` without signing keys.
+pub(crate) fn new_tenant(slug: &str) -> NewTenant {
+    NewTenant {
+        id: tenants::new_id(),
+        slug: Slug::parse(slug).expect("slug"),
+        display_name: DisplayName::parse(slug).expect("name"),
+        environments: EnvironmentSet::all(),
+        lifetimes: Default::default(),
+        signing_keys: vec![],
     }
 }
