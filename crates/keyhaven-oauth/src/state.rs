@@ -16,7 +16,7 @@ pub struct OAuthState {
     pub clock: Arc<dyn Clock>,
     pub entropy: Arc<dyn Entropy>,
     /// Externally visible base of issuers, without a trailing slash.
-    pub public_url: String,
+    pub public_url: Arc<str>,
     pub keys: Arc<KeyCache>,
     pub tenants: Arc<TenantCache>,
     pub clients: Arc<ClientCache>,

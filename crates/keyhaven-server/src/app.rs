@@ -170,7 +170,7 @@ pub async fn start(config: &Config, deps: Dependencies) -> Result<Running, Start
         store: store.clone(),
         clock: state.clock.clone(),
         entropy: state.entropy.clone(),
-        public_url: public_url.clone(),
+        public_url: Arc::from(public_url.as_str()),
         keys,
         tenants,
         clients,

@@ -1,6 +1,5 @@
 //! Just enough DER (X.690) to read a PKCS#8 `PrivateKeyInfo` (RFC 5208, RFC 5958 §2): which
-//! algorithm a key is for, and for RSA the PKCS#1 `RSAPrivateKey` inside it, which is the
-//! form jsonwebtoken signs RS256 with.
+//! algorithm a key is for, so that a key of another kind is refused with a reason.
 
 use super::{JoseError, SigningAlgorithm};
 
