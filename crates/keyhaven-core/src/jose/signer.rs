@@ -93,7 +93,7 @@ impl Signer {
         URL_SAFE_NO_PAD.encode_string(&claims, &mut token);
         let failed = |_| JoseError::Signing(format!("{} signature failed", self.alg));
         let signing_input = token.as_bytes();
-        match &self.key {
+        let signature = match &self.key {
             KeyPair::Rs256(pair) => {
                 let mut signature = vec![0; pair.public_modulus_len()];
                 pair.sign(
@@ -103,22 +103,17 @@ impl Signer {
                     &mut signature,
                 )
                 .map_err(failed)?;
-                token.push('.');
-                URL_SAFE_NO_PAD.encode_string(&signature, &mut token);
+                signature
             }
-            KeyPair::Es256(pair) => {
-                let signature = pair
-                    .sign(&SystemRandom::new(), signing_input)
-                    .map_err(failed)?;
-                token.push('.');
-                URL_SAFE_NO_PAD.encode_string(signature.as_ref(), &mut token);
-            }
-            KeyPair::EdDsa(pair) => {
-                let signature = pair.sign(signing_input);
-                token.push('.');
-                URL_SAFE_NO_PAD.encode_string(signature.as_ref(), &mut token);
-            }
-        }
+            KeyPair::Es256(pair) => pair
+                .sign(&SystemRandom::new(), signing_input)
+                .map_err(failed)?
+                .as_ref()
+                .to_vec(),
+            KeyPair::EdDsa(pair) => pair.sign(signing_input).as_ref().to_vec(),
+        };
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(&signature, &mut token);
         Ok(token)
     }
 }
