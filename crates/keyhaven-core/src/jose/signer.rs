@@ -19,7 +19,6 @@ use super::{JoseError, PublicJwk, SigningAlgorithm, pkcs8};
 /// checks the public point against the private scalar) cost a third of each signature.
 pub struct Signer {
     kid: String,
-    alg: SigningAlgorithm,
     key: KeyPair,
 }
 
@@ -62,7 +61,6 @@ impl Signer {
         };
         Ok(Signer {
             kid: kid.to_owned(),
-            alg,
             key,
         })
     }
@@ -72,7 +70,11 @@ impl Signer {
     }
 
     pub fn algorithm(&self) -> SigningAlgorithm {
-        self.alg
+        match self.key {
+            KeyPair::Rs256(_) => SigningAlgorithm::Rs256,
+            KeyPair::Es256(_) => SigningAlgorithm::Es256,
+            KeyPair::EdDsa(_) => SigningAlgorithm::EdDsa,
+        }
     }
 
     /// The JWS compact serialization of `claims` with the protected header
@@ -80,7 +82,7 @@ impl Signer {
     /// (RFC 9068 §2.1) and `JWT` for ID tokens.
     pub fn sign<T: Serialize>(&self, typ: &str, claims: &T) -> Result<String, JoseError> {
         let header = serde_json::to_vec(&Header {
-            alg: self.alg.as_str(),
+            alg: self.algorithm().as_str(),
             kid: &self.kid,
             typ,
         })
@@ -91,7 +93,7 @@ impl Signer {
         URL_SAFE_NO_PAD.encode_string(&header, &mut token);
         token.push('.');
         URL_SAFE_NO_PAD.encode_string(&claims, &mut token);
-        let failed = |_| JoseError::Signing(format!("{} signature failed", self.alg));
+        let failed = |_| JoseError::Signing(format!("{} signature failed", self.algorithm()));
         let signing_input = token.as_bytes();
         let signature = match &self.key {
             KeyPair::Rs256(pair) => {
@@ -122,7 +124,7 @@ impl fmt::Debug for Signer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Signer")
             .field("kid", &self.kid)
-            .field("alg", &self.alg)
+            .field("alg", &self.algorithm())
             .finish_non_exhaustive()
     }
 }
