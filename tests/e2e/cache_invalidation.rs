@@ -19,6 +19,7 @@ on_both_backends!(
     changes_are_visible_at_once_in_the_process_that_made_them,
     a_tenant_created_after_its_slug_was_asked_for_is_found_at_once,
     a_tenant_another_process_creates_is_found_within_the_bound,
+    redirect_uris_registered_or_deleted_are_honoured_at_once_and_by_other_replicas,
 );
 
 /// How long a change may take to reach another process here before the test calls it
@@ -348,6 +349,91 @@ async fn a_replica_that_lost_its_notification_connection_serves_nothing_stale() 
         || async { !accepted(&a, &rotated.client_id, &rotated.secret).await },
     )
     .await;
+    b.running.stop().await;
+    a.stop().await;
+}
+
+/// Whether `replica`'s authorization endpoint trusts `redirect_uri` for `client_id`: an
+/// untrusted one gets an error page (400), a trusted one a redirect to the sign-in page.
+async fn trusts_redirect_uri(replica: &TestApp, client_id: &str, redirect_uri: &str) -> bool {
+    let response = http()
+        .get(format!("{}/t/acme/oauth2/authorize", replica.public_url))
+        .query(&[
+            ("response_type", "code"),
+            ("client_id", client_id),
+            ("redirect_uri", redirect_uri),
+            ("scope", "openid"),
+            ("state", "s"),
+            (
+                "code_challenge",
+                "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            ),
+            ("code_challenge_method", "S256"),
+        ])
+        .send()
+        .await
+        .expect("authorization request");
+    match response.status() {
+        StatusCode::BAD_REQUEST => false,
+        status if status.is_redirection() => true,
+        other => panic!("authorization request answered {other}"),
+    }
+}
+
+async fn register_uri(through: &TestApp, parent: &str, uri: &str) -> String {
+    crate::redirect_uris::add_uri(
+        through,
+        parent,
+        uri,
+        pb::RedirectUriPurpose::Callback,
+        pb::Environment::Production,
+    )
+    .await
+    .expect("registered")
+    .name
+}
+
+/// The public runtime keeps an application's redirect URIs with the application, so a
+/// registration or deletion must reach it like any other change of the application.
+async fn redirect_uris_registered_or_deleted_are_honoured_at_once_and_by_other_replicas(
+    backend: Backend,
+) {
+    let a = TestApp::spawn(backend).await;
+    a.create_tenant("acme").await;
+    let (web, _) = a.create_app("acme", pb::ApplicationType::Web).await;
+    let (first, second, third) = (
+        "https://rp.example/first",
+        "https://rp.example/second",
+        "https://rp.example/third",
+    );
+    let first_name = register_uri(&a, &web.name, first).await;
+    let b = a.start_replica().await;
+    // Warm A's cache with the application as it is now.
+    assert!(trusts_redirect_uri(&a, &web.client_id, first).await);
+    assert!(!trusts_redirect_uri(&a, &web.client_id, second).await);
+
+    register_uri(&a, &web.name, second).await;
+    assert!(
+        trusts_redirect_uri(&a, &web.client_id, second).await,
+        "registered in this process: trusted at once"
+    );
+
+    register_uri(&b, &web.name, third).await;
+    within_bound(backend, "a redirect URI registered elsewhere", || async {
+        trusts_redirect_uri(&a, &web.client_id, third).await
+    })
+    .await;
+
+    b.applications(b.root())
+        .delete_redirect_uri(pb::DeleteRedirectUriRequest { name: first_name })
+        .await
+        .expect("deleted");
+    within_bound(backend, "a redirect URI deleted elsewhere", || async {
+        !trusts_redirect_uri(&a, &web.client_id, first).await
+    })
+    .await;
+    assert!(trusts_redirect_uri(&a, &web.client_id, second).await);
+
     b.running.stop().await;
     a.stop().await;
 }

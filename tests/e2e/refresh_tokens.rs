@@ -240,9 +240,25 @@ async fn concurrent_refreshes_with_one_token_yield_exactly_one_successor(backend
         successors.insert(body["refresh_token"].as_str().expect("rt").to_owned());
     }
     assert_eq!(successors.len(), 1, "one successor, handed to every retry");
+    // Each racer stored its successor before trying to rotate; the losers removed theirs.
+    assert_eq!(
+        refresh_token_rows(&app).await,
+        2,
+        "the first token and its successor"
+    );
     let successor = Value::String(successors.into_iter().next().expect("one"));
     assert_eq!(refresh(&app, &web, &successor).await.0, StatusCode::OK);
+    assert_eq!(refresh_token_rows(&app).await, 3);
     Arc::into_inner(app).expect("sole owner").stop().await;
+}
+
+async fn refresh_token_rows(app: &TestApp) -> i64 {
+    keyhaven_tests::row_counts(app)
+        .await
+        .into_iter()
+        .find(|(table, _)| table == "refresh_tokens")
+        .map(|(_, rows)| rows)
+        .expect("a refresh_tokens table")
 }
 
 async fn a_refresh_token_is_bound_to_its_client(backend: Backend) {

@@ -12,7 +12,7 @@ use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use keyhaven_core::Timestamp;
 use keyhaven_core::model::{Session, Tenant, User};
 use keyhaven_core::opaque::{OpaqueDigest, OpaqueToken};
-use keyhaven_store::{sessions, users};
+use keyhaven_store::sessions;
 
 use crate::error::PageError;
 use crate::state::OAuthState;
@@ -111,16 +111,11 @@ impl Browser {
         let Some(digest) = self.session_digest() else {
             return Ok(None);
         };
-        let Some(session) = sessions::find_by_secret(&state.store, &tenant.id, &digest)
-            .await?
-            .filter(|s| s.is_live(now))
-        else {
-            return Ok(None);
-        };
-        let user = users::get(&state.store, &tenant.id, &session.user_id)
-            .await?
-            .filter(|u| !u.disabled);
-        Ok(user.map(|u| (session, u)))
+        Ok(
+            sessions::find_by_secret_with_user(&state.store, &tenant.id, &digest)
+                .await?
+                .filter(|(s, u)| s.is_live(now) && !u.disabled),
+        )
     }
 }
 

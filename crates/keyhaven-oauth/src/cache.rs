@@ -1,5 +1,6 @@
 //! What every public request would otherwise read from the database: the tenant by slug,
-//! the client with its live secret digests, and the tenant's parsed keys.
+//! the client with its live secret digests and redirect URIs, and the tenant's parsed
+//! keys.
 //!
 //! Freshness: the control plane announces every change of these
 //! (`keyhaven_store::changes`), and [`follow_changes`] drops the affected entries. In the
@@ -22,10 +23,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
-use keyhaven_core::model::{Application, Tenant};
+use keyhaven_core::model::{Application, RegisteredRedirectUri, Tenant};
 use keyhaven_core::{ClientId, SecretDigest, Slug, TenantId, Timestamp};
 use keyhaven_store::changes::Change;
-use keyhaven_store::{Store, applications, tenants};
+use keyhaven_store::{Store, applications, redirect_uris, tenants};
 
 use crate::error::OAuthError;
 use crate::keys::KeyCache;
@@ -211,15 +212,17 @@ impl TenantCache {
     }
 }
 
-/// An application with the digests of the secrets that authenticate it.
+/// An application with the digests of the secrets that authenticate it and the URIs
+/// it may send the browser back to.
 pub struct CachedClient {
     pub app: Application,
     pub secrets: Vec<SecretDigest>,
+    pub redirect_uris: Vec<RegisteredRedirectUri>,
 }
 
 type ClientKey = (TenantId, ClientId);
 
-/// Applications by tenant and client id, with their live secrets.
+/// Applications by tenant and client id, with their live secrets and redirect URIs.
 pub struct ClientCache {
     known: Bounded<ClientKey, Arc<CachedClient>>,
     unknown: Bounded<ClientKey, ()>,
@@ -255,11 +258,13 @@ impl ClientCache {
             return Ok(None);
         };
         let live = applications::live_secrets_until(store, tenant, &app.id, now).await?;
+        let redirect_uris = redirect_uris::all(store, tenant, &app.id).await?;
         // A secret in its grace period stops at its own deadline, not at the TTL.
         let first_end = live.iter().filter_map(|(_, until)| *until).min();
         let client = Arc::new(CachedClient {
             app,
             secrets: live.into_iter().map(|(digest, _)| digest).collect(),
+            redirect_uris,
         });
         self.known
             .insert(known, key, client.clone(), now, first_end);

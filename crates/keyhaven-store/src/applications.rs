@@ -334,7 +334,7 @@ pub async fn rotate_secret(
     Ok(previous_until)
 }
 
-fn changed(tenant: &Tenant, client_id: &ClientId) -> Change {
+pub(crate) fn changed(tenant: &Tenant, client_id: &ClientId) -> Change {
     Change::Application {
         tenant: tenant.id.clone(),
         client_id: client_id.clone(),

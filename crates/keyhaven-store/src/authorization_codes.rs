@@ -55,9 +55,10 @@ pub enum Redemption {
 }
 
 /// Consumes the code with a single conditional UPDATE (`consumed_at IS NULL` and not
-/// expired), so that of two concurrent redemptions exactly one sees its row change and
-/// wins, on either backend, without a transaction or a lock held across the call.
-/// `access_jti` is the `jti` the winner will issue, recorded so a replay can revoke it.
+/// expired) that returns the row it changed, so that of two concurrent redemptions
+/// exactly one gets the row back and wins, on either backend, without a transaction or
+/// a lock held across the call. `access_jti` is the `jti` the winner will issue,
+/// recorded so a replay can revoke it.
 #[tracing::instrument(skip_all)]
 pub async fn redeem(
     store: &Store,
@@ -79,18 +80,16 @@ pub async fn redeem(
         .filter(authorization_code::Column::Digest.eq(digest.as_str()))
         .filter(authorization_code::Column::ConsumedAt.is_null())
         .filter(authorization_code::Column::ExpiresAt.gt(now.unix_millis()))
-        .exec(&store.write)
+        .exec_with_returning(&store.write)
         .await?;
-    // Read back on the writer, which has just seen the row, whichever way it went.
-    let Some(code) = find(&store.write, tenant, digest).await? else {
-        return Ok(Redemption::Unknown);
-    };
-    Ok(if consumed.rows_affected == 1 {
-        Redemption::Redeemed(code)
-    } else if code.consumed_at.is_some() {
-        Redemption::Replayed(code)
-    } else {
-        Redemption::Expired
+    if let Some(row) = consumed.into_iter().next() {
+        return Ok(Redemption::Redeemed(into_record(row)?));
+    }
+    // Read on the writer, which has just seen the row as the UPDATE left it.
+    Ok(match find(&store.write, tenant, digest).await? {
+        None => Redemption::Unknown,
+        Some(code) if code.consumed_at.is_some() => Redemption::Replayed(code),
+        Some(_) => Redemption::Expired,
     })
 }
 

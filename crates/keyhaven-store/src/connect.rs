@@ -10,6 +10,7 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, Tra
 use crate::StoreError;
 use crate::changes::Changes;
 use crate::revocation_checks::RevocationChecks;
+use crate::sessions::RecordedLinks;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -32,6 +33,7 @@ pub struct Store {
     /// Started on the first check, so that a store opened outside a Tokio runtime (or by
     /// a CLI command that never checks) starts no task.
     revocation_checks: Arc<OnceLock<RevocationChecks>>,
+    recorded_links: Arc<RecordedLinks>,
 }
 
 /// One migration and whether it has been applied.
@@ -57,6 +59,7 @@ impl Store {
                 backend: Backend::Sqlite,
                 changes: Arc::default(),
                 revocation_checks: Arc::default(),
+                recorded_links: Arc::default(),
             })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let mut options = ConnectOptions::new(url);
@@ -73,6 +76,7 @@ impl Store {
                 backend: Backend::Postgres,
                 changes: Arc::default(),
                 revocation_checks: Arc::default(),
+                recorded_links: Arc::default(),
             })
         } else {
             Err(StoreError::Database(sea_orm::DbErr::Custom(
@@ -88,6 +92,10 @@ impl Store {
     pub(crate) fn revocation_checks(&self) -> &RevocationChecks {
         self.revocation_checks
             .get_or_init(|| RevocationChecks::start(self.read.clone()))
+    }
+
+    pub(crate) fn recorded_links(&self) -> &RecordedLinks {
+        &self.recorded_links
     }
 
     /// Where this process hears of changes to what the public runtime caches.

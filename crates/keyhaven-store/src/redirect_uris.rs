@@ -9,8 +9,9 @@ use sea_orm::{
     TransactionTrait,
 };
 
-use crate::applications::resource_name;
+use crate::applications::{self, resource_name};
 use crate::audit::{self, Audit};
+use crate::changes;
 use crate::entities::redirect_uri;
 use crate::{Page, PageRequest, Store, StoreError};
 
@@ -55,7 +56,11 @@ pub async fn create(
         &AuditOutcome::Ok,
     )
     .await?;
+    // The public runtime caches an application's redirect URIs with it.
+    let change = applications::changed(tenant, &app.client_id);
+    changes::announce(&txn, store, audit.now, &change).await?;
     txn.commit().await?;
+    store.changes().deliver(&change);
     Ok(registered)
 }
 
@@ -133,7 +138,11 @@ pub async fn delete(
         &AuditOutcome::Ok,
     )
     .await?;
+    // The public runtime caches an application's redirect URIs with it.
+    let change = applications::changed(tenant, &app.client_id);
+    changes::announce(&txn, store, audit.now, &change).await?;
     txn.commit().await?;
+    store.changes().deliver(&change);
     Ok(())
 }
 

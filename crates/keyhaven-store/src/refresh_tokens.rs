@@ -100,6 +100,11 @@ pub async fn find(
 /// unrevoked and unexpired: one conditional UPDATE decides, so of concurrent rotations
 /// exactly one wins. `retry_response` is the sealed answer kept for retries. Returns
 /// whether this call won.
+///
+/// The successor is stored first, which needs no transaction around the two writes:
+/// nobody can present it before the answer carries it out, a revocation of the family or
+/// the session in between covers it too (and makes the UPDATE lose), and a lost rotation
+/// deletes it again. A crash in between leaves a row that no one holds until it expires.
 #[tracing::instrument(skip_all, fields(family = %successor.family_id))]
 pub async fn rotate(
     store: &Store,
@@ -109,7 +114,7 @@ pub async fn rotate(
     retry_response: &[u8],
     now: Timestamp,
 ) -> Result<bool, StoreError> {
-    let txn = store.write.begin().await?;
+    insert(&store.write, tenant, successor, now).await?;
     let replaced = refresh_token::Entity::update_many()
         .col_expr(
             refresh_token::Column::UsedAt,
@@ -128,15 +133,17 @@ pub async fn rotate(
         .filter(refresh_token::Column::UsedAt.is_null())
         .filter(refresh_token::Column::RevokedAt.is_null())
         .filter(refresh_token::Column::ExpiresAt.gt(now.unix_millis()))
-        .exec(&txn)
+        .exec(&store.write)
         .await?;
-    if replaced.rows_affected != 1 {
-        txn.rollback().await?;
-        return Ok(false);
+    if replaced.rows_affected == 1 {
+        return Ok(true);
     }
-    insert(&txn, tenant, successor, now).await?;
-    txn.commit().await?;
-    Ok(true)
+    refresh_token::Entity::delete_many()
+        .filter(refresh_token::Column::TenantId.eq(tenant.as_str()))
+        .filter(refresh_token::Column::Digest.eq(successor.digest.as_str()))
+        .exec(&store.write)
+        .await?;
+    Ok(false)
 }
 
 /// Revokes every refresh token of a family and every still-valid access token issued

@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use keyhaven_core::model::{AuditOutcome, Session, Tenant, TokenLifetimes};
+use keyhaven_core::model::{AuditOutcome, Session, Tenant, TokenLifetimes, User};
 use keyhaven_core::opaque::OpaqueDigest;
 use keyhaven_core::{ApplicationId, ClientId, TenantId, Timestamp};
 use sea_orm::sea_query::Expr;
@@ -21,10 +21,10 @@ use sea_orm::{
 };
 
 use crate::audit::{self, Audit};
-use crate::entities::{application, refresh_token, session, session_application};
-use crate::logout_deliveries;
+use crate::entities::{application, refresh_token, session, session_application, user};
 use crate::revocations::{self, Kind, Reason, Revocation};
 use crate::{Page, PageRequest, Store, StoreError};
+use crate::{logout_deliveries, users};
 
 /// A session's idle end is written at most this often: a busy session does not cost a
 /// write per request.
@@ -151,7 +151,9 @@ pub async fn touch(
     Ok(())
 }
 
-/// Records that `application` got tokens in the session (idempotent).
+/// Records that `application` got tokens in the session (idempotent). A pair this
+/// process recorded lately is not written again: its row goes only with the session or
+/// the application, and ids are never reused, so the write would change nothing.
 pub async fn record_application(
     store: &Store,
     tenant: &TenantId,
@@ -159,6 +161,10 @@ pub async fn record_application(
     application: &ApplicationId,
     now: Timestamp,
 ) -> Result<(), StoreError> {
+    let link = (session.to_owned(), application.clone());
+    if store.recorded_links().contains(&link) {
+        return Ok(());
+    }
     session_application::Entity::insert(session_application::ActiveModel {
         tenant_id: Set(tenant.to_string()),
         session_id: Set(session.to_owned()),
@@ -168,7 +174,39 @@ pub async fn record_application(
     .on_conflict_do_nothing()
     .exec_without_returning(&store.write)
     .await?;
+    store.recorded_links().insert(link);
     Ok(())
+}
+
+/// The (session, application) pairs this process has recorded, at most [`Self::CAPACITY`]:
+/// when full it starts over, which costs a few idempotent writes and never a wrong skip.
+#[derive(Debug, Default)]
+pub(crate) struct RecordedLinks {
+    links: std::sync::Mutex<std::collections::HashSet<(String, ApplicationId)>>,
+}
+
+impl RecordedLinks {
+    const CAPACITY: usize = 16_384;
+
+    fn contains(&self, link: &(String, ApplicationId)) -> bool {
+        self.lock().contains(link)
+    }
+
+    fn insert(&self, link: (String, ApplicationId)) {
+        let mut links = self.lock();
+        if links.len() >= Self::CAPACITY {
+            links.clear();
+        }
+        links.insert(link);
+    }
+
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashSet<(String, ApplicationId)>> {
+        self.links
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 /// The applications that got tokens in the session, in the order they first did.
@@ -213,14 +251,22 @@ pub async fn client_ids_of(
         .collect()
 }
 
-/// The session whose cookie has this digest, live or not: the caller decides with
-/// [`Session::is_live`].
-pub async fn find_by_secret(
+pub async fn get(
+    store: &Store,
+    tenant: &TenantId,
+    id: &str,
+) -> Result<Option<Session>, StoreError> {
+    find(&store.read, tenant, session::Column::Id.eq(id)).await
+}
+
+/// The session whose cookie has this digest, live or not (the caller decides with
+/// [`Session::is_live`]), and its user, in one read.
+pub async fn find_by_secret_with_user(
     store: &Store,
     tenant: &TenantId,
     secret: &OpaqueDigest,
-) -> Result<Option<Session>, StoreError> {
-    find(
+) -> Result<Option<(Session, User)>, StoreError> {
+    find_with_user(
         &store.read,
         tenant,
         session::Column::SecretDigest.eq(secret.as_str()),
@@ -228,12 +274,13 @@ pub async fn find_by_secret(
     .await
 }
 
-pub async fn get(
+/// The session with this id, live or not, and its user, in one read.
+pub async fn get_with_user(
     store: &Store,
     tenant: &TenantId,
     id: &str,
-) -> Result<Option<Session>, StoreError> {
-    find(&store.read, tenant, session::Column::Id.eq(id)).await
+) -> Result<Option<(Session, User)>, StoreError> {
+    find_with_user(&store.read, tenant, session::Column::Id.eq(id)).await
 }
 
 /// Which sessions a listing shows.
@@ -466,6 +513,28 @@ async fn find(
         .one(db)
         .await?
         .map(into_record))
+}
+
+/// A user's deletion takes their sessions along, so a session without its user is one
+/// being deleted: as good as gone.
+async fn find_with_user(
+    db: &impl ConnectionTrait,
+    tenant: &TenantId,
+    condition: sea_orm::sea_query::SimpleExpr,
+) -> Result<Option<(Session, User)>, StoreError> {
+    let found = session::Entity::find()
+        .find_also_related(user::Entity)
+        .filter(session::Column::TenantId.eq(tenant.as_str()))
+        .filter(condition)
+        .one(db)
+        .await?;
+    let Some((session, Some(user))) = found else {
+        return Ok(None);
+    };
+    if user.tenant_id != session.tenant_id {
+        return Ok(None);
+    }
+    Ok(Some((into_record(session), users::into_record(user)?)))
 }
 
 fn into_record(row: session::Model) -> Session {

@@ -217,7 +217,7 @@ fn to_row(u: &User) -> user::ActiveModel {
     }
 }
 
-fn into_record(row: user::Model) -> Result<User, StoreError> {
+pub(crate) fn into_record(row: user::Model) -> Result<User, StoreError> {
     let corrupt = |what: &str, e: &dyn std::fmt::Display| {
         StoreError::corrupt(&format!("user {} {what}", row.id), e)
     };

@@ -9,7 +9,6 @@ use axum::http::{HeaderMap, Method, header};
 use axum::response::Response;
 use axum_extra::extract::cookie::CookieJar;
 use keyhaven_core::authorize::{self, Client, Params, Rejection};
-use keyhaven_store::{applications, redirect_uris};
 use tracing::Instrument;
 
 use crate::authorization_response;
@@ -39,15 +38,17 @@ pub async fn authorize(
         let client_id = authorize::client_id(&params).map_err(page)?;
         tracing::Span::current().record("client", client_id.as_str());
         // A client of another tenant is as unknown here as one that never existed.
-        let app = applications::get(&state.store, &tenant.id, &client_id)
+        let cached = state
+            .clients
+            .find(&state.store, &tenant.id, &client_id, state.now())
             .await?
             .ok_or_else(|| {
                 PageError::BadRequest("client_id is not a client of this tenant.".into())
             })?;
-        let uris = redirect_uris::all(&state.store, &tenant.id, &app.id).await?;
+        let app = &cached.app;
         let client = Client {
-            app: &app,
-            redirect_uris: &uris,
+            app,
+            redirect_uris: &cached.redirect_uris,
             tenant_environments: tenant.environments,
         };
         let request = match authorize::validate(&params, client) {
@@ -58,7 +59,7 @@ pub async fn authorize(
             Err(rejection) => return Err(page(rejection)),
         };
         let browser = Browser::new(&state, &tenant, jar);
-        flow::start(&state, &tenant, &app, request, browser).await
+        flow::start(&state, &tenant, app, request, browser).await
     }
     .instrument(span)
     .await

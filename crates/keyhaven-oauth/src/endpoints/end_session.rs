@@ -9,6 +9,8 @@
 //! registered, enabled `post_logout` URI of that client (§3); a bad one, or a bad hint,
 //! gets an error page and never a redirect (§4).
 
+use std::sync::Arc;
+
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
@@ -18,16 +20,17 @@ use axum_extra::extract::cookie::CookieJar;
 use keyhaven_core::authorize::{Client, MAX_VALUE_LEN};
 use keyhaven_core::jose;
 use keyhaven_core::logout::{self, Step};
-use keyhaven_core::model::{Application, Tenant};
+use keyhaven_core::model::Tenant;
 use keyhaven_core::opaque;
 use keyhaven_core::post_logout::PostLogoutRedirect;
 use keyhaven_core::{ClientId, Timestamp};
 use keyhaven_store::revocations::Reason;
-use keyhaven_store::{applications, redirect_uris, sessions};
+use keyhaven_store::sessions;
 use serde::Deserialize;
 use tracing::Instrument;
 
 use crate::browser::Browser;
+use crate::cache::CachedClient;
 use crate::error::PageError;
 use crate::form;
 use crate::id_token;
@@ -84,8 +87,8 @@ pub async fn end_session(
         }
         let now = state.now();
         let request = LogoutRequest::parse(&state, &tenant, &raw, now).await?;
-        if let Some(app) = &request.client {
-            tracing::Span::current().record("client", app.client_id.as_str());
+        if let Some(client) = &request.client {
+            tracing::Span::current().record("client", client.app.client_id.as_str());
         }
         let mut browser = Browser::new(&state, &tenant, jar);
         let current = browser.session(&state, &tenant, now).await?;
@@ -120,7 +123,7 @@ pub async fn end_session(
                 let action = format!("{}/oauth2/logout", browser.path());
                 let html = pages::render(&ConfirmPage {
                     tenant_name: tenant.display_name.as_str(),
-                    app_name: request.client.as_ref().map(|a| a.display_name.as_str()),
+                    app_name: request.client.as_ref().map(|c| c.app.display_name.as_str()),
                     username: current.as_ref().map(|(_, u)| u.username.as_str()),
                     action: &action,
                     fields,
@@ -271,7 +274,7 @@ fn read_params(
 /// A logout request whose hint, client and redirect passed their checks.
 struct LogoutRequest {
     hint: Option<Hint>,
-    client: Option<Application>,
+    client: Option<Arc<CachedClient>>,
     post_logout: Option<PostLogoutRedirect>,
     state: Option<String>,
 }
@@ -318,11 +321,14 @@ impl LogoutRequest {
             Some(id) => {
                 let parsed = ClientId::parse(&id)
                     .map_err(|_| refuse("client_id is not a client of this tenant"))?;
-                let app = applications::get(&state.store, &tenant.id, &parsed).await?;
-                if app.is_none() && raw.client_id.is_some() {
+                let found = state
+                    .clients
+                    .find(&state.store, &tenant.id, &parsed, now)
+                    .await?;
+                if found.is_none() && raw.client_id.is_some() {
                     return Err(refuse("client_id is not a client of this tenant"));
                 }
-                app
+                found
             }
             None => None,
         };
@@ -333,11 +339,10 @@ impl LogoutRequest {
                     "post_logout_redirect_uri needs an id_token_hint or a client_id naming the client it is registered to",
                 ));
             }
-            (Some(uri), Some(app)) => {
-                let uris = redirect_uris::all(&state.store, &tenant.id, &app.id).await?;
+            (Some(uri), Some(cached)) => {
                 let client = Client {
-                    app,
-                    redirect_uris: &uris,
+                    app: &cached.app,
+                    redirect_uris: &cached.redirect_uris,
                     tenant_environments: tenant.environments,
                 };
                 let checked = logout::post_logout_redirect_uri(uri, client)

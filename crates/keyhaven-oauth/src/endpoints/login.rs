@@ -25,7 +25,7 @@ use keyhaven_core::username::Username;
 use keyhaven_metrics::SignInFailure;
 use keyhaven_store::revocations::Reason;
 use keyhaven_store::sessions::{self, NewSession};
-use keyhaven_store::{applications, authorization_requests, sign_in_throttle, users};
+use keyhaven_store::{authorization_requests, sign_in_throttle, users};
 use serde::Deserialize;
 use tracing::Instrument;
 
@@ -289,12 +289,19 @@ pub async fn load(
             )
         })?
         .to_owned();
-    let app = applications::get(&state.store, &tenant.id, &pending.request.client_id)
+    let client = state
+        .clients
+        .find(
+            &state.store,
+            &tenant.id,
+            &pending.request.client_id,
+            state.now(),
+        )
         .await?
         .ok_or_else(|| {
             PageError::BadRequest("The application of this sign-in no longer exists.".into())
         })?;
-    Ok((pending, app, binding))
+    Ok((pending, client.app.clone(), binding))
 }
 
 /// The address failures are counted against: the TCP peer. `X-Forwarded-For` is not

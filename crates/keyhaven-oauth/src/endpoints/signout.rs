@@ -25,7 +25,7 @@ use keyhaven_core::model::Tenant;
 use keyhaven_core::post_logout::PostLogoutRedirect;
 use keyhaven_core::{ClientId, DeviceId, Timestamp};
 use keyhaven_store::revocations::{self, Reason};
-use keyhaven_store::{applications, redirect_uris, refresh_tokens, sessions};
+use keyhaven_store::{refresh_tokens, sessions};
 use serde::Deserialize;
 use serde_json::json;
 use tracing::Instrument;
@@ -168,12 +168,20 @@ async fn post_logout_target(
         )
     };
     let client_id = ClientId::parse(&claims.client_id).map_err(|_| not_registered())?;
-    let Some(app) = applications::get(&state.store, &tenant.id, &client_id).await? else {
+    let Some(client) = state
+        .clients
+        .find(&state.store, &tenant.id, &client_id, state.now())
+        .await?
+    else {
         return Err(not_registered());
     };
-    let uris = redirect_uris::all(&state.store, &tenant.id, &app.id).await?;
-    PostLogoutRedirect::resolve(app.environments, tenant.environments, &uris, presented)
-        .map_err(|e| SignOutError::InvalidArgument(e.to_string()))
+    PostLogoutRedirect::resolve(
+        client.app.environments,
+        tenant.environments,
+        &client.redirect_uris,
+        presented,
+    )
+    .map_err(|e| SignOutError::InvalidArgument(e.to_string()))
 }
 
 /// Revokes what the sign-out covers. Every step is idempotent, so a retry after a

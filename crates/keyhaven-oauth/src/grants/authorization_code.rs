@@ -12,7 +12,7 @@ use keyhaven_core::{DeviceId, GrantType, Timestamp};
 use keyhaven_store::authorization_codes::{self, Redemption};
 use keyhaven_store::device_secrets::{self, NewDeviceSecret};
 use keyhaven_store::revocations::{self, Reason};
-use keyhaven_store::{refresh_tokens, sessions, users};
+use keyhaven_store::{refresh_tokens, sessions};
 use serde_json::Value;
 
 use crate::browser::random_token;
@@ -51,14 +51,13 @@ pub async fn grant(
 
     // The session and the user must still stand: a user disabled or signed out between
     // the redirect and the exchange gets no tokens.
-    let session = sessions::get(&state.store, &tenant.id, &record.session_id)
+    let (session, user) = sessions::get_with_user(&state.store, &tenant.id, &record.session_id)
         .await?
-        .filter(|s| s.is_live(now))
+        .filter(|(s, _)| s.is_live(now))
         .ok_or_else(|| invalid_grant("the session this code was issued in has ended"))?;
-    users::get(&state.store, &tenant.id, &record.user_id)
-        .await?
-        .filter(|u| !u.disabled)
-        .ok_or_else(|| invalid_grant("the user of this code can no longer sign in"))?;
+    if user.disabled || user.id != record.user_id {
+        return Err(invalid_grant("the user of this code can no longer sign in"));
+    }
 
     // Native SSO §3.4.2: a device secret for a grant with `openid device_sso`. Only its
     // digest is stored, so a session that has one gets a new one, which replaces it.

@@ -7,7 +7,7 @@ use keyhaven_core::refresh::{self, Verdict};
 use keyhaven_core::{GrantType, Timestamp};
 use keyhaven_store::refresh_tokens;
 use keyhaven_store::revocations::Reason;
-use keyhaven_store::{sessions, users};
+use keyhaven_store::sessions;
 use serde_json::Value;
 
 use crate::client_auth::Client;
@@ -95,14 +95,15 @@ async fn rotate(
         .narrowed(params.get("scope"))
         .map_err(|e| OAuthError::new(ErrorCode::InvalidScope, e.to_string()))?;
     // A signed-out session or a disabled user ends the grant.
-    sessions::get(&state.store, &tenant.id, &token.session_id)
+    let (_, user) = sessions::get_with_user(&state.store, &tenant.id, &token.session_id)
         .await?
-        .filter(|s| s.ended_at.is_none())
+        .filter(|(s, _)| s.ended_at.is_none())
         .ok_or_else(|| invalid_grant("the session of this refresh token has ended"))?;
-    users::get(&state.store, &tenant.id, &token.user_id)
-        .await?
-        .filter(|u| !u.disabled)
-        .ok_or_else(|| invalid_grant("the user of this refresh token can no longer sign in"))?;
+    if user.disabled || user.id != token.user_id {
+        return Err(invalid_grant(
+            "the user of this refresh token can no longer sign in",
+        ));
+    }
 
     let issued = user_tokens::issue(
         state,

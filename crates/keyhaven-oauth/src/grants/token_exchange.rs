@@ -19,7 +19,7 @@ use keyhaven_core::jose;
 use keyhaven_core::model::{Application, Session, Tenant};
 use keyhaven_core::opaque::OpaqueDigest;
 use keyhaven_core::{ApplicationType, ClientId, GrantType, ScopeSet, Timestamp};
-use keyhaven_store::{applications, device_secrets, refresh_tokens, sessions, users};
+use keyhaven_store::{applications, device_secrets, refresh_tokens, sessions};
 use serde_json::Value;
 
 use crate::client_auth::Client;
@@ -190,14 +190,15 @@ async fn verify_device_secret(
     if !secret.is_live(now) {
         return Err(ended());
     }
-    let session = sessions::get(&state.store, &tenant.id, &secret.session_id)
+    let (session, user) = sessions::get_with_user(&state.store, &tenant.id, &secret.session_id)
         .await?
-        .filter(|s| s.is_live(now) && s.user_id == secret.user_id)
+        .filter(|(s, _)| s.is_live(now) && s.user_id == secret.user_id)
         .ok_or_else(ended)?;
-    users::get(&state.store, &tenant.id, &session.user_id)
-        .await?
-        .filter(|u| !u.disabled)
-        .ok_or_else(|| invalid_grant("the user of this device secret can no longer sign in"))?;
+    if user.disabled {
+        return Err(invalid_grant(
+            "the user of this device secret can no longer sign in",
+        ));
+    }
     Ok(session)
 }
 
