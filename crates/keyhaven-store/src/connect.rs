@@ -46,6 +46,10 @@ pub struct MigrationState {
 const SQLITE_READERS: u32 = 4;
 const POSTGRES_CONNECTIONS: u32 = 16;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// A PostgreSQL connection idle this long is pinged before use, in case the server, a
+/// proxy or a firewall dropped it meanwhile. The pool's default pings on every checkout,
+/// a second round trip for each statement of a busy server.
+const POSTGRES_PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 
 impl Store {
     /// Connects without touching the schema.
@@ -68,6 +72,7 @@ impl Store {
                 .min_connections(1)
                 .connect_timeout(Duration::from_secs(5))
                 .acquire_timeout(Duration::from_secs(10))
+                .test_before_acquire_if_idle_for(POSTGRES_PING_AFTER_IDLE)
                 .sqlx_logging(false);
             let pool = Database::connect(options).await?;
             Ok(Self {
@@ -152,6 +157,9 @@ async fn sqlite_pool(url: &str, connections: u32) -> Result<DatabaseConnection, 
         .max_connections(connections)
         .min_connections(1)
         .acquire_timeout(Duration::from_secs(10))
+        // A file has no far end that could hang up: the pool's default ping before every
+        // checkout was one more trip to the connection's thread for each statement.
+        .test_before_acquire(false)
         .sqlx_logging(false)
         .map_sqlx_sqlite_opts(|opts| {
             opts.create_if_missing(true)
@@ -161,4 +169,33 @@ async fn sqlite_pool(url: &str, connections: u32) -> Result<DatabaseConnection, 
                 .busy_timeout(BUSY_TIMEOUT)
         });
     Ok(Database::connect(options).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+
+    /// `.cargo/config.toml` builds the bundled SQLite with `SQLITE_ENABLE_QPSG`; without
+    /// it every statement with `LIMIT ?` is compiled again on each execution.
+    #[tokio::test]
+    async fn sqlite_is_built_with_a_stable_query_planner() {
+        let db = crate::testing::with_tenants(&[]).await;
+        let options = db
+            .store
+            .read
+            .query_all_raw(Statement::from_string(
+                DbBackend::Sqlite,
+                "PRAGMA compile_options",
+            ))
+            .await
+            .expect("compile options");
+        let names: Vec<String> = options
+            .iter()
+            .map(|row| row.try_get_by_index(0).expect("option"))
+            .collect();
+        assert!(
+            names.iter().any(|n| n == "ENABLE_QPSG"),
+            "SQLite compile options: {names:?}"
+        );
+    }
 }
