@@ -3,8 +3,7 @@
 use keyhaven_core::model::{AuditEvent, AuditOutcome};
 use keyhaven_core::{OrganizationId, Slug, TenantId, Timestamp};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
 use crate::entities::audit_event;
@@ -29,7 +28,7 @@ pub(crate) async fn record(
     target: &str,
     outcome: &AuditOutcome,
 ) -> Result<(), StoreError> {
-    audit_event::ActiveModel {
+    audit_event::Entity::insert(audit_event::ActiveModel {
         organization_id: Set(audit.organization_id.to_string()),
         tenant_id: Set(tenant.map(|(id, _)| id.to_string())),
         tenant_slug: Set(tenant.map(|(_, slug)| slug.to_string())),
@@ -39,8 +38,8 @@ pub(crate) async fn record(
         outcome: Set(outcome.as_str().to_owned()),
         created_at: Set(audit.now.unix_millis()),
         ..Default::default()
-    }
-    .insert(db)
+    })
+    .exec_without_returning(db)
     .await?;
     Ok(())
 }

@@ -5,7 +5,7 @@ use keyhaven_core::opaque::OpaqueDigest;
 use keyhaven_core::pkce::CodeChallenge;
 use keyhaven_core::{ApplicationId, ScopeSet, TenantId, Timestamp};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
 use crate::entities::authorization_code;
 use crate::{Store, StoreError};
@@ -16,7 +16,7 @@ pub async fn create(
     tenant: &TenantId,
     code: &AuthorizationCode,
 ) -> Result<(), StoreError> {
-    authorization_code::ActiveModel {
+    authorization_code::Entity::insert(authorization_code::ActiveModel {
         digest: Set(code.digest.as_str().to_owned()),
         tenant_id: Set(tenant.to_string()),
         application_id: Set(code.application_id.to_string()),
@@ -31,8 +31,8 @@ pub async fn create(
         consumed_at: Set(None),
         issued_jti: Set(None),
         created_at: Set(code.created_at.unix_millis()),
-    }
-    .insert(&store.write)
+    })
+    .exec_without_returning(&store.write)
     .await
     .map_err(StoreError::on_write(
         "an authorization code with this digest",

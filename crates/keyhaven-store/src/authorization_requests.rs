@@ -11,7 +11,7 @@ use keyhaven_core::opaque::OpaqueDigest;
 use keyhaven_core::pkce::CodeChallenge;
 use keyhaven_core::{ApplicationId, ClientId, ScopeSet, TenantId, Timestamp};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set};
 
 use crate::entities::authorization_request;
 use crate::{Store, StoreError};
@@ -19,7 +19,7 @@ use crate::{Store, StoreError};
 #[tracing::instrument(skip_all)]
 pub async fn create(store: &Store, pending: &PendingAuthorization) -> Result<(), StoreError> {
     let request = &pending.request;
-    authorization_request::ActiveModel {
+    authorization_request::Entity::insert(authorization_request::ActiveModel {
         id: Set(pending.id.clone()),
         tenant_id: Set(pending.tenant_id.to_string()),
         application_id: Set(pending.application_id.to_string()),
@@ -41,8 +41,8 @@ pub async fn create(store: &Store, pending: &PendingAuthorization) -> Result<(),
         session_id: Set(pending.session_id.clone()),
         expires_at: Set(pending.expires_at.unix_millis()),
         created_at: Set(pending.created_at.unix_millis()),
-    }
-    .insert(&store.write)
+    })
+    .exec_without_returning(&store.write)
     .await
     .map_err(StoreError::on_write(
         "a pending authorization request with this id",

@@ -10,8 +10,7 @@ use keyhaven_core::opaque::OpaqueDigest;
 use keyhaven_core::{ApplicationId, ScopeSet, TenantId, Timestamp};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, Set,
-    TransactionTrait,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait,
 };
 
 use crate::entities::refresh_token;
@@ -52,7 +51,7 @@ async fn insert(
     new: &NewRefreshToken,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    refresh_token::ActiveModel {
+    refresh_token::Entity::insert(refresh_token::ActiveModel {
         digest: Set(new.digest.as_str().to_owned()),
         tenant_id: Set(tenant.to_string()),
         family_id: Set(new.family_id.clone()),
@@ -70,8 +69,8 @@ async fn insert(
         retry_response: Set(None),
         revoked_at: Set(None),
         device_id: Set(new.device_id.clone()),
-    }
-    .insert(db)
+    })
+    .exec_without_returning(db)
     .await
     .map_err(StoreError::on_write("a refresh token with this digest"))?;
     Ok(())

@@ -1,7 +1,7 @@
 //! Client-chosen request ids that make a retried create return what the first one made
 //! (AIP-155) instead of a duplicate or an ALREADY_EXISTS.
 
-use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
+use sea_orm::{ConnectionTrait, EntityTrait, Set};
 
 use crate::StoreError;
 use crate::audit::Audit;
@@ -44,14 +44,14 @@ pub(crate) async fn remember(
     request_id: &str,
     row_id: &str,
 ) -> Result<(), StoreError> {
-    request_id::ActiveModel {
+    request_id::Entity::insert(request_id::ActiveModel {
         organization_id: Set(audit.organization_id.to_string()),
         method: Set(method_key(audit, parent)),
         request_id: Set(request_id.to_owned()),
         resource_name: Set(row_id.to_owned()),
         created_at: Set(audit.now.unix_millis()),
-    }
-    .insert(db)
+    })
+    .exec_without_returning(db)
     .await
     .map_err(StoreError::on_write("request id"))?;
     Ok(())

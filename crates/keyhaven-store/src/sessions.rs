@@ -16,8 +16,8 @@ use keyhaven_core::opaque::OpaqueDigest;
 use keyhaven_core::{ApplicationId, ClientId, TenantId, Timestamp};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait, Set, TransactionTrait,
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait, Set, TransactionTrait,
 };
 
 use crate::audit::{self, Audit};
@@ -62,7 +62,7 @@ pub async fn create(
         ended_at: None,
         created_at: new.auth_time,
     };
-    session::ActiveModel {
+    session::Entity::insert(session::ActiveModel {
         id: Set(session.id.clone()),
         tenant_id: Set(tenant.to_string()),
         user_id: Set(session.user_id.clone()),
@@ -74,8 +74,8 @@ pub async fn create(
         device_id: Set(session.device_id.clone()),
         ended_at: Set(None),
         created_at: Set(session.created_at.unix_millis()),
-    }
-    .insert(&store.write)
+    })
+    .exec_without_returning(&store.write)
     .await
     .map_err(StoreError::on_write("a session with this id"))?;
     Ok(session)
