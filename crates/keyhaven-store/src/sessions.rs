@@ -9,6 +9,8 @@
 //! Sign-ins are end-user activity, not control-plane mutations, so they write no audit
 //! event.
 
+use std::collections::HashSet;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use keyhaven_core::model::{AuditOutcome, Session, Tenant, TokenLifetimes, User};
@@ -182,7 +184,7 @@ pub async fn record_application(
 /// when full it starts over, which costs a few idempotent writes and never a wrong skip.
 #[derive(Debug, Default)]
 pub(crate) struct RecordedLinks {
-    links: std::sync::Mutex<std::collections::HashSet<(String, ApplicationId)>>,
+    links: Mutex<HashSet<(String, ApplicationId)>>,
 }
 
 impl RecordedLinks {
@@ -200,12 +202,8 @@ impl RecordedLinks {
         links.insert(link);
     }
 
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<'_, std::collections::HashSet<(String, ApplicationId)>> {
-        self.links
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    fn lock(&self) -> MutexGuard<'_, HashSet<(String, ApplicationId)>> {
+        self.links.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
