@@ -5,7 +5,10 @@ use std::time::Duration;
 
 use keyhaven_migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, TransactionTrait};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement,
+    TransactionTrait,
+};
 
 use crate::StoreError;
 use crate::changes::Changes;
@@ -57,6 +60,12 @@ impl Store {
         if url.starts_with("sqlite:") {
             let read = sqlite_pool(url, SQLITE_READERS).await?;
             let write = sqlite_pool(url, 1).await?;
+            if !sqlite_built_with(&read, "ENABLE_QPSG").await? {
+                tracing::warn!(
+                    "SQLite was built without SQLITE_ENABLE_QPSG (set in .cargo/config.toml): \
+                     every statement with LIMIT ? is compiled again on each execution"
+                );
+            }
             Ok(Self {
                 read,
                 write,
@@ -171,31 +180,37 @@ async fn sqlite_pool(url: &str, connections: u32) -> Result<DatabaseConnection, 
     Ok(Database::connect(options).await?)
 }
 
+/// Whether the linked SQLite was compiled with `option` (as `PRAGMA compile_options`
+/// names it, without the `SQLITE_` prefix).
+async fn sqlite_built_with(db: &DatabaseConnection, option: &str) -> Result<bool, StoreError> {
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            DbBackend::Sqlite,
+            "PRAGMA compile_options",
+        ))
+        .await?;
+    Ok(rows
+        .iter()
+        .any(|row| row.try_get_by_index::<String>(0).is_ok_and(|o| o == option)))
+}
+
 #[cfg(test)]
 mod tests {
-    use sea_orm::{ConnectionTrait, DbBackend, Statement};
-
-    /// `.cargo/config.toml` builds the bundled SQLite with `SQLITE_ENABLE_QPSG`; without
-    /// it every statement with `LIMIT ?` is compiled again on each execution.
+    /// `.cargo/config.toml` (and the image's build) compile the bundled SQLite with
+    /// `SQLITE_ENABLE_QPSG`; without it every statement with `LIMIT ?` is compiled again
+    /// on each execution.
     #[tokio::test]
     async fn sqlite_is_built_with_a_stable_query_planner() {
         let db = crate::testing::with_tenants(&[]).await;
-        let options = db
-            .store
-            .read
-            .query_all_raw(Statement::from_string(
-                DbBackend::Sqlite,
-                "PRAGMA compile_options",
-            ))
-            .await
-            .expect("compile options");
-        let names: Vec<String> = options
-            .iter()
-            .map(|row| row.try_get_by_index(0).expect("option"))
-            .collect();
         assert!(
-            names.iter().any(|n| n == "ENABLE_QPSG"),
-            "SQLite compile options: {names:?}"
+            super::sqlite_built_with(&db.store.read, "ENABLE_QPSG")
+                .await
+                .expect("compile options")
+        );
+        assert!(
+            !super::sqlite_built_with(&db.store.read, "NO_SUCH_OPTION")
+                .await
+                .expect("compile options")
         );
     }
 }

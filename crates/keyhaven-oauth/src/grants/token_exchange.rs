@@ -19,7 +19,7 @@ use keyhaven_core::jose;
 use keyhaven_core::model::{Application, Session, Tenant};
 use keyhaven_core::opaque::OpaqueDigest;
 use keyhaven_core::{ApplicationType, ClientId, GrantType, ScopeSet, Timestamp};
-use keyhaven_store::{applications, device_secrets, refresh_tokens, sessions};
+use keyhaven_store::{device_secrets, refresh_tokens, sessions};
 use serde_json::Value;
 
 use crate::client_auth::Client;
@@ -207,9 +207,11 @@ async fn verify_device_secret(
 async fn sso_peer(state: &OAuthState, tenant: &Tenant, aud: &str) -> Result<(), OAuthError> {
     let refuse = || invalid_grant("the ID token was issued to a client outside Native SSO");
     let client_id = ClientId::parse(aud).map_err(|_| refuse())?;
-    applications::get(&state.store, &tenant.id, &client_id)
+    state
+        .clients
+        .find(&state.store, &tenant.id, &client_id, state.now())
         .await?
-        .filter(|a| a.app_type == ApplicationType::Native && a.native_sso)
+        .filter(|c| c.app.app_type == ApplicationType::Native && c.app.native_sso)
         .map(|_| ())
         .ok_or_else(refuse)
 }
