@@ -114,7 +114,7 @@ impl PasswordHasher {
         let (answer, answered) = oneshot::channel();
         self.jobs
             .send(Box::new(move || {
-                // The caller may have given up while the job waited: no hash for nobody.
+                // The caller may have given up while the job waited: nobody needs the hash.
                 if answer.is_closed() {
                     return;
                 }
