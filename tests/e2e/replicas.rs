@@ -6,6 +6,7 @@
 use keyhaven_tests::proto as pb;
 use keyhaven_tests::{Backend, TestApp, on_both_backends};
 use reqwest::StatusCode;
+use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
 use crate::oidc_support::{
@@ -230,4 +231,60 @@ async fn two_replicas_starting_together_on_an_empty_database_migrate_and_bootstr
     assert_eq!(discovery.status(), StatusCode::OK);
     b.stop_keeping_data().await;
     a.stop().await;
+}
+
+/// The server keeps its PostgreSQL connections between statements rather than handing
+/// each back to the pool (which pinged it every time). When the database drops them (a
+/// restart, a failover, a proxy's idle timeout), none stays in use broken: one idle for a
+/// second is tested before its next statement, one that fails is given back to the pool,
+/// so a second after the cut every request succeeds again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_the_database_dropped_are_replaced_before_they_are_used() {
+    if !Backend::Postgres.available() {
+        eprintln!("PostgreSQL unset: not run");
+        return;
+    }
+    let a = TestApp::spawn(Backend::Postgres).await;
+    a.create_tenant("acme").await;
+    for _ in 0..4 {
+        assert_eq!(served(&a).await, (StatusCode::OK, Ok(1)));
+    }
+
+    let admin = sea_orm::Database::connect(a.database.url.as_str())
+        .await
+        .expect("connect");
+    let cut = admin
+        .execute_unprepared(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid() \
+             AND query NOT LIKE 'LISTEN %'",
+        )
+        .await
+        .expect("terminate the server's connections");
+    assert!(cut.rows_affected() >= 1, "the server had connections open");
+    admin.close().await.ok();
+
+    // Idle past the ping threshold: every kept connection is tested before its next use.
+    tokio::time::sleep(std::time::Duration::from_millis(1_300)).await;
+    for _ in 0..8 {
+        assert_eq!(served(&a).await, (StatusCode::OK, Ok(1)));
+    }
+    a.stop().await;
+}
+
+/// `/readyz` and a control-plane listing: both read the database on every request.
+async fn served(a: &TestApp) -> (StatusCode, Result<usize, tonic::Code>) {
+    let ready = http()
+        .get(format!("{}/readyz", a.public_url))
+        .send()
+        .await
+        .expect("readyz")
+        .status();
+    let tenants = a
+        .tenants(a.root())
+        .list_tenants(pb::ListTenantsRequest::default())
+        .await
+        .map(|t| t.into_inner().tenants.len())
+        .map_err(|s| s.code());
+    (ready, tenants)
 }

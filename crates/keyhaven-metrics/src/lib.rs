@@ -456,11 +456,18 @@ impl Labels {
 
     /// The value's slot, given one if the bound allows.
     fn admit(&self, value: &str) -> u16 {
-        let found = self.find(value);
-        // A value spelled `other` shares slot 0: two series with one label set would not
-        // parse.
-        if found != 0 || value == OTHER {
-            return found;
+        {
+            let slots = read(&self.slots);
+            if let Some(slot) = slots.0.get(value) {
+                return *slot;
+            }
+            // A value spelled `other` shares slot 0: two series with one label set would
+            // not parse. Once the bound is reached, every new value is `other` under the
+            // read lock: a write lock for each request of a tenant beyond the bound would
+            // serialise them all.
+            if value == OTHER || slots.0.len() >= self.max {
+                return 0;
+            }
         }
         let mut guard = write(&self.slots);
         let (map, names) = &mut *guard;

@@ -1,5 +1,6 @@
 //! What every endpoint shares.
 
+use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,8 +11,27 @@ use keyhaven_store::{PasswordHasher, Store};
 use crate::cache::{ClientCache, TenantCache};
 use crate::keys::KeyCache;
 
+/// A handle on what the endpoints share. Every request clones it (axum's `State`, the CORS
+/// middleware), so it is one reference count rather than one for each field: the
+/// per-field clone and drop were 4 % of a client_credentials request's CPU.
 #[derive(Clone)]
-pub struct OAuthState {
+pub struct OAuthState(Arc<Shared>);
+
+impl OAuthState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl Deref for OAuthState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
     pub store: Store,
     pub clock: Arc<dyn Clock>,
     pub entropy: Arc<dyn Entropy>,
@@ -30,7 +50,7 @@ pub struct OAuthState {
     pub metrics: Arc<keyhaven_metrics::Metrics>,
 }
 
-impl OAuthState {
+impl Shared {
     /// Empty caches that drop what each control-plane change makes stale, whether it is
     /// made in this process or (on PostgreSQL) announced by another replica.
     pub fn caches_following(

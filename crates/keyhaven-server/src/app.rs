@@ -161,12 +161,12 @@ pub async fn start(config: &Config, deps: Dependencies) -> Result<Running, Start
         metrics: metrics.clone(),
     };
     let (keys, tenants, clients) =
-        keyhaven_oauth::OAuthState::caches_following(&store, state.kek.clone());
+        keyhaven_oauth::state::Shared::caches_following(&store, state.kek.clone());
     // Listening before serving: no change committed after this can go unheard.
     let changes = keyhaven_store::changes::Listener::connect(&store)
         .await
         .map_err(StartError::Database)?;
-    let oauth = keyhaven_oauth::OAuthState {
+    let oauth = keyhaven_oauth::OAuthState::new(keyhaven_oauth::state::Shared {
         store: store.clone(),
         clock: state.clock.clone(),
         entropy: state.entropy.clone(),
@@ -177,7 +177,7 @@ pub async fn start(config: &Config, deps: Dependencies) -> Result<Running, Start
         hasher: state.hasher.clone(),
         refresh_retry_window: Duration::from_secs(config.refresh_retry_window_seconds),
         metrics: metrics.clone(),
-    };
+    });
     let bootstrap =
         bootstrap::run(&state, &config.data_dir, config.bootstrap_token.as_deref()).await?;
     match &bootstrap {

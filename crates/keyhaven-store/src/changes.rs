@@ -320,7 +320,7 @@ async fn follow_log(store: &Store, after: &mut i64, read_at: &mut Instant) -> Du
 }
 
 async fn listen(store: &Store) -> Result<PgListener, StoreError> {
-    let mut listener = PgListener::connect_with(store.write.get_postgres_connection_pool())
+    let mut listener = PgListener::connect_with(store.write.pool().get_postgres_connection_pool())
         .await
         .map_err(listen_error)?;
     listener.listen(CHANNEL).await.map_err(listen_error)?;

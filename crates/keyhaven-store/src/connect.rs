@@ -12,6 +12,7 @@ use sea_orm::{
 
 use crate::StoreError;
 use crate::changes::Changes;
+use crate::kept::Kept;
 use crate::revocation_checks::RevocationChecks;
 use crate::sessions::RecordedLinks;
 
@@ -29,8 +30,8 @@ pub enum Backend {
 /// PostgreSQL both are the same pool.
 #[derive(Clone, Debug)]
 pub struct Store {
-    pub(crate) read: DatabaseConnection,
-    pub(crate) write: DatabaseConnection,
+    pub(crate) read: Kept,
+    pub(crate) write: Kept,
     backend: Backend,
     changes: Arc<Changes>,
     /// Started on the first check, so that a store opened outside a Tokio runtime (or by
@@ -46,8 +47,12 @@ pub struct MigrationState {
     pub applied: bool,
 }
 
-const SQLITE_READERS: u32 = 4;
-const POSTGRES_CONNECTIONS: u32 = 16;
+pub(crate) const SQLITE_READERS: u32 = 4;
+/// Connections kept for single statements on PostgreSQL (`crate::kept`), shared by `read`
+/// and `write`.
+const POSTGRES_KEPT: u32 = 16;
+/// The kept ones and those for transactions and the rest.
+const POSTGRES_CONNECTIONS: u32 = POSTGRES_KEPT + 8;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// A PostgreSQL connection idle this long is pinged before use, in case the server, a
 /// proxy or a firewall dropped it meanwhile. The pool's default pings on every checkout,
@@ -58,8 +63,14 @@ impl Store {
     /// Connects without touching the schema.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         if url.starts_with("sqlite:") {
-            let read = sqlite_pool(url, SQLITE_READERS).await?;
-            let write = sqlite_pool(url, 1).await?;
+            // The readers are kept (`crate::kept`); the writer stays in its pool of one,
+            // where transactions take it. One reader more than are kept, for what asks the
+            // pool itself (migration status).
+            let read = Kept::new(
+                sqlite_pool(url, SQLITE_READERS + 1).await?,
+                SQLITE_READERS as usize,
+            );
+            let write = Kept::passthrough(sqlite_pool(url, 1).await?);
             if !sqlite_built_with(&read, "ENABLE_QPSG").await? {
                 tracing::warn!(
                     "SQLite was built without SQLITE_ENABLE_QPSG (set in .cargo/config.toml): \
@@ -83,10 +94,10 @@ impl Store {
                 .acquire_timeout(Duration::from_secs(10))
                 .test_before_acquire_if_idle_for(POSTGRES_PING_AFTER_IDLE)
                 .sqlx_logging(false);
-            let pool = Database::connect(options).await?;
+            let kept = Kept::new(Database::connect(options).await?, POSTGRES_KEPT as usize);
             Ok(Self {
-                read: pool.clone(),
-                write: pool,
+                read: kept.clone(),
+                write: kept,
                 backend: Backend::Postgres,
                 changes: Arc::default(),
                 revocation_checks: Arc::default(),
@@ -122,7 +133,7 @@ impl Store {
     /// find nothing left to do.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match self.backend {
-            Backend::Sqlite => Migrator::up(&self.write, None).await?,
+            Backend::Sqlite => Migrator::up(self.write.pool(), None).await?,
             Backend::Postgres => {
                 let txn = self.write.begin().await?;
                 txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
@@ -135,7 +146,7 @@ impl Store {
     }
 
     pub async fn migration_status(&self) -> Result<Vec<MigrationState>, StoreError> {
-        let migrations = Migrator::get_migration_with_status_read_only(&self.read).await?;
+        let migrations = Migrator::get_migration_with_status_read_only(self.read.pool()).await?;
         Ok(migrations
             .iter()
             .map(|m| MigrationState {
@@ -147,13 +158,16 @@ impl Store {
 
     /// A cheap round trip, for readiness checks.
     pub async fn ping(&self) -> Result<(), StoreError> {
-        self.read.ping().await?;
+        self.read.execute_unprepared("SELECT 1").await?;
         Ok(())
     }
 
     pub async fn close(self) {
-        let _ = self.read.close().await;
-        let _ = self.write.close().await;
+        // On PostgreSQL `read` and `write` are one: both let go before the pool closes.
+        self.read.release();
+        self.write.release();
+        let _ = self.read.pool().clone().close().await;
+        let _ = self.write.pool().clone().close().await;
     }
 }
 
@@ -182,7 +196,7 @@ async fn sqlite_pool(url: &str, connections: u32) -> Result<DatabaseConnection, 
 
 /// Whether the linked SQLite was compiled with `option` (as `PRAGMA compile_options`
 /// names it, without the `SQLITE_` prefix).
-async fn sqlite_built_with(db: &DatabaseConnection, option: &str) -> Result<bool, StoreError> {
+async fn sqlite_built_with(db: &impl ConnectionTrait, option: &str) -> Result<bool, StoreError> {
     let rows = db
         .query_all_raw(Statement::from_string(
             DbBackend::Sqlite,

@@ -15,6 +15,7 @@ pub mod device_secrets;
 mod entities;
 mod error;
 pub mod hashing;
+mod kept;
 pub mod logout_deliveries;
 pub mod management_tokens;
 pub mod organizations;

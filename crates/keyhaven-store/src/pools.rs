@@ -1,5 +1,6 @@
 //! What the connection pools hold right now, for the metrics scrape.
 
+use crate::kept::Kept;
 use crate::{Backend, Store};
 
 /// One pool's connections.
@@ -17,11 +18,11 @@ impl Store {
         match self.backend() {
             Backend::Sqlite => vec![sqlite("read", &self.read), sqlite("write", &self.write)],
             Backend::Postgres => {
-                let pool = self.write.get_postgres_connection_pool();
+                let pool = self.write.pool().get_postgres_connection_pool();
                 vec![PoolStats {
                     pool: "shared",
                     size: pool.size(),
-                    idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+                    idle: idle(pool.num_idle(), &self.write),
                     max: pool.options().get_max_connections(),
                 }]
             }
@@ -29,12 +30,17 @@ impl Store {
     }
 }
 
-fn sqlite(name: &'static str, db: &sea_orm::DatabaseConnection) -> PoolStats {
-    let pool = db.get_sqlite_connection_pool();
+fn sqlite(name: &'static str, db: &Kept) -> PoolStats {
+    let pool = db.pool().get_sqlite_connection_pool();
     PoolStats {
         pool: name,
         size: pool.size(),
-        idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+        idle: idle(pool.num_idle(), db),
         max: pool.options().get_max_connections(),
     }
+}
+
+/// Idle in the pool, and kept but between statements (the pool counts those as in use).
+fn idle(in_pool: usize, kept: &Kept) -> u32 {
+    u32::try_from(in_pool + kept.idle()).unwrap_or(u32::MAX)
 }

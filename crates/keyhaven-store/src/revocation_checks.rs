@@ -12,7 +12,9 @@
 
 use std::sync::Arc;
 
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
+
+use crate::kept::Kept;
 use serde_json::json;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
@@ -43,7 +45,7 @@ pub(crate) struct RevocationChecks {
 
 impl RevocationChecks {
     /// Starts the task that answers checks from `db`. Needs a Tokio runtime.
-    pub(crate) fn start(db: DatabaseConnection) -> Self {
+    pub(crate) fn start(db: Kept) -> Self {
         let (queue, pending) = mpsc::channel(QUEUE);
         tokio::spawn(answer_batches(db, pending));
         Self { queue }
@@ -72,7 +74,7 @@ impl RevocationChecks {
     }
 }
 
-async fn answer_batches(db: DatabaseConnection, mut pending: mpsc::Receiver<Check>) {
+async fn answer_batches(db: Kept, mut pending: mpsc::Receiver<Check>) {
     let slots = Arc::new(Semaphore::new(IN_FLIGHT));
     loop {
         // A free slot first, then whatever is waiting: checks that arrive while every
@@ -92,7 +94,7 @@ async fn answer_batches(db: DatabaseConnection, mut pending: mpsc::Receiver<Chec
     }
 }
 
-async fn answer(db: &DatabaseConnection, batch: Vec<Check>) {
+async fn answer(db: &Kept, batch: Vec<Check>) {
     let revoked = revoked_among(db, &batch).await;
     for (index, check) in batch.into_iter().enumerate() {
         let verdict = match &revoked {
@@ -107,7 +109,7 @@ async fn answer(db: &DatabaseConnection, batch: Vec<Check>) {
 /// For each check of `batch`, whether a revocation covers it: one query over the
 /// revocations' primary key, whatever the batch's size, so that the statement is
 /// prepared once per connection.
-async fn revoked_among(db: &DatabaseConnection, batch: &[Check]) -> Result<Vec<bool>, DbErr> {
+async fn revoked_among(db: &Kept, batch: &[Check]) -> Result<Vec<bool>, DbErr> {
     // Each key to look up, and the check it answers.
     let mut keys = Vec::with_capacity(batch.len() * 2);
     let mut owners = Vec::with_capacity(batch.len() * 2);
