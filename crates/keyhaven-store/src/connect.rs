@@ -47,7 +47,7 @@ pub struct MigrationState {
     pub applied: bool,
 }
 
-pub(crate) const SQLITE_READERS: u32 = 4;
+const SQLITE_READERS: u32 = 4;
 /// Connections kept for single statements on PostgreSQL (`crate::kept`), shared by `read`
 /// and `write`.
 const POSTGRES_KEPT: u32 = 16;
@@ -63,13 +63,8 @@ impl Store {
     /// Connects without touching the schema.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         if url.starts_with("sqlite:") {
-            // The readers are kept (`crate::kept`); the writer stays in its pool of one,
-            // where transactions take it. One reader more than are kept, for what asks the
-            // pool itself (migration status).
-            let read = Kept::new(
-                sqlite_pool(url, SQLITE_READERS + 1).await?,
-                SQLITE_READERS as usize,
-            );
+            // Statements go through the pools (`Kept::passthrough`; why, in `crate::kept`).
+            let read = Kept::passthrough(sqlite_pool(url, SQLITE_READERS).await?);
             let write = Kept::passthrough(sqlite_pool(url, 1).await?);
             if !sqlite_built_with(&read, "ENABLE_QPSG").await? {
                 tracing::warn!(

@@ -14,6 +14,11 @@
 //! before a statement fails on it; one kept for [`KEEP_AT_MOST`] goes back to the pool, which
 //! renews it as it renews its own. Transactions, and everything on a [`Kept`] made with
 //! [`Kept::passthrough`], go to the pool as before.
+//!
+//! The store keeps connections on PostgreSQL only. On SQLite the writer must stay in its
+//! pool of one, where transactions take it, and keeping the readers made userinfo a quarter
+//! slower in the benchmark (alternating runs, 10,000 -> 7,200-8,300 per second) for a reason
+//! not yet found, though without the ping each read is one trip to its thread instead of two.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -410,10 +415,14 @@ mod tests {
 
     use sea_orm::ConnectionTrait;
 
+    const KEPT: usize = 3;
+
     #[tokio::test]
     async fn statements_reuse_kept_connections_and_closing_gives_them_back() {
+        // The store keeps connections on PostgreSQL only; the mechanism is the same on the
+        // SQLite file the store's tests run on.
         let db = crate::testing::with_tenants(&["acme"]).await;
-        let read = db.store.read.clone();
+        let read = super::Kept::new(db.store.read.pool().clone(), KEPT);
         for _ in 0..10 {
             read.execute_unprepared("SELECT 1").await.expect("select");
         }
@@ -448,17 +457,16 @@ mod tests {
             done.expect("task").expect("statement");
         }
         let kept = read.idle();
-        assert!(
-            (1..=crate::connect::SQLITE_READERS as usize).contains(&kept),
-            "{kept} kept"
-        );
+        assert!((1..=KEPT).contains(&kept), "{kept} kept");
 
-        // Closing waits for every connection of the pool: the kept ones go back first,
-        // even while a clone of the store still holds the set.
-        let clone = db.store.clone();
-        tokio::time::timeout(Duration::from_secs(5), db.store.close())
+        // Closing the pool waits for every connection of it: the kept ones go back first,
+        // even while a clone still holds the set.
+        let clone = read.clone();
+        read.release();
+        tokio::time::timeout(Duration::from_secs(5), read.pool().clone().close())
             .await
-            .expect("closing does not wait for the kept connections");
-        assert_eq!(clone.read.idle(), 0);
+            .expect("closing does not wait for the kept connections")
+            .expect("closed");
+        assert_eq!(clone.idle(), 0);
     }
 }
