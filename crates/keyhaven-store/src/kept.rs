@@ -265,6 +265,23 @@ fn query_err(error: sqlx::Error) -> DbErr {
     DbErr::Query(RuntimeErr::SqlxError(Arc::new(error)))
 }
 
+/// Runs `$run` on a kept connection of `$held`: the same code for either backend, which
+/// differ only in the connection's type. Yields the statement's result, after deciding
+/// whether the connection stays kept.
+macro_rules! on_kept {
+    ($kept:expr, $held:expr, |$connection:ident| $run:expr) => {{
+        let mut lease = $kept.lease($held).await?;
+        let result = match lease.connection.as_mut() {
+            Some(Raw::Sqlite($connection)) => $run,
+            Some(Raw::Postgres($connection)) => $run,
+            // `lease` always puts a connection in.
+            None => Err(sqlx::Error::PoolClosed),
+        };
+        lease.done(&result);
+        result
+    }};
+}
+
 #[async_trait::async_trait]
 impl ConnectionTrait for Kept {
     fn get_database_backend(&self) -> DbBackend {
@@ -275,79 +292,49 @@ impl ConnectionTrait for Kept {
         let Some(held) = &self.held else {
             return self.pool.execute_raw(stmt).await;
         };
-        let mut lease = self.lease(held).await?;
-        let result = match lease.connection.as_mut() {
-            Some(Raw::Sqlite(c)) => query(&stmt).execute(&mut **c).await.map(ExecResult::from),
-            Some(Raw::Postgres(c)) => query(&stmt).execute(&mut **c).await.map(ExecResult::from),
-            None => unreachable_lease(),
-        };
-        lease.done(&result);
-        result.map_err(exec_err)
+        on_kept!(self, held, |c| query(&stmt)
+            .execute(&mut **c)
+            .await
+            .map(ExecResult::from))
+        .map_err(exec_err)
     }
 
     async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
         let Some(held) = &self.held else {
             return self.pool.execute_unprepared(sql).await;
         };
-        let mut lease = self.lease(held).await?;
-        let sql = sqlx::AssertSqlSafe(sql.to_owned());
-        let result = match lease.connection.as_mut() {
-            Some(Raw::Sqlite(c)) => c.execute(sql).await.map(ExecResult::from),
-            Some(Raw::Postgres(c)) => c.execute(sql).await.map(ExecResult::from),
-            None => unreachable_lease(),
-        };
-        lease.done(&result);
-        result.map_err(exec_err)
+        on_kept!(self, held, |c| c
+            .execute(sqlx::AssertSqlSafe(sql.to_owned()))
+            .await
+            .map(ExecResult::from))
+        .map_err(exec_err)
     }
 
     async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
         let Some(held) = &self.held else {
             return self.pool.query_one_raw(stmt).await;
         };
-        let mut lease = self.lease(held).await?;
-        let result = match lease.connection.as_mut() {
-            Some(Raw::Sqlite(c)) => query(&stmt)
-                .fetch_optional(&mut **c)
-                .await
-                .map(|row| row.map(QueryResult::from)),
-            Some(Raw::Postgres(c)) => query(&stmt)
-                .fetch_optional(&mut **c)
-                .await
-                .map(|row| row.map(QueryResult::from)),
-            None => unreachable_lease(),
-        };
-        lease.done(&result);
-        result.map_err(query_err)
+        on_kept!(self, held, |c| query(&stmt)
+            .fetch_optional(&mut **c)
+            .await
+            .map(|row| row.map(QueryResult::from)))
+        .map_err(query_err)
     }
 
     async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
         let Some(held) = &self.held else {
             return self.pool.query_all_raw(stmt).await;
         };
-        let mut lease = self.lease(held).await?;
-        let result = match lease.connection.as_mut() {
-            Some(Raw::Sqlite(c)) => query(&stmt)
-                .fetch_all(&mut **c)
-                .await
-                .map(|rows| rows.into_iter().map(QueryResult::from).collect()),
-            Some(Raw::Postgres(c)) => query(&stmt)
-                .fetch_all(&mut **c)
-                .await
-                .map(|rows| rows.into_iter().map(QueryResult::from).collect()),
-            None => unreachable_lease(),
-        };
-        lease.done(&result);
-        result.map_err(query_err)
+        on_kept!(self, held, |c| query(&stmt)
+            .fetch_all(&mut **c)
+            .await
+            .map(|rows| rows.into_iter().map(QueryResult::from).collect()))
+        .map_err(query_err)
     }
 
     fn support_returning(&self) -> bool {
         self.pool.support_returning()
     }
-}
-
-/// `lease` always puts a connection in; a lease is only read before it is dropped.
-fn unreachable_lease<T>() -> Result<T, sqlx::Error> {
-    Err(sqlx::Error::PoolClosed)
 }
 
 #[async_trait::async_trait]
