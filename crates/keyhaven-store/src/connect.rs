@@ -63,9 +63,9 @@ impl Store {
     /// Connects without touching the schema.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         if url.starts_with("sqlite:") {
-            // Statements go through the pools (`Kept::passthrough`; why, in `crate::kept`).
+            // The writer is kept; reads go through their pool (why, in `crate::kept`).
             let read = Kept::passthrough(sqlite_pool(url, SQLITE_READERS).await?);
-            let write = Kept::passthrough(sqlite_pool(url, 1).await?);
+            let write = Kept::sole(sqlite_pool(url, 1).await?);
             if !sqlite_built_with(&read, "ENABLE_QPSG").await? {
                 tracing::warn!(
                     "SQLite was built without SQLITE_ENABLE_QPSG (set in .cargo/config.toml): \
@@ -128,9 +128,12 @@ impl Store {
     /// find nothing left to do.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match self.backend {
-            Backend::Sqlite => Migrator::up(self.write.pool(), None).await?,
+            Backend::Sqlite => {
+                let _lent = self.write.lend().await?;
+                Migrator::up(self.write.pool(), None).await?
+            }
             Backend::Postgres => {
-                let txn = self.write.begin().await?;
+                let txn = self.write.pool().begin().await?;
                 txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
                     .await?;
                 Migrator::up(&txn, None).await?;

@@ -8,9 +8,7 @@
 use keyhaven_core::opaque::OpaqueDigest;
 use keyhaven_core::{TenantId, Timestamp};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
 use crate::entities::device_secret;
 use crate::{Store, StoreError};

@@ -12,13 +12,22 @@
 //! (a cancelled request). One idle longer than [`PING_AFTER_IDLE`] is pinged before use,
 //! as the pool does, so a connection the server or a proxy dropped meanwhile is replaced
 //! before a statement fails on it; one kept for [`KEEP_AT_MOST`] goes back to the pool, which
-//! renews it as it renews its own. Transactions, and everything on a [`Kept`] made with
-//! [`Kept::passthrough`], go to the pool as before.
+//! renews it as it renews its own. Everything on a [`Kept`] made with [`Kept::passthrough`]
+//! goes to the pool as before.
 //!
-//! The store keeps connections on PostgreSQL only. On SQLite the writer must stay in its
-//! pool of one, where transactions take it, and keeping the readers made userinfo a quarter
-//! slower in the benchmark (alternating runs, 10,000 -> 7,200-8,300 per second) for a reason
-//! not yet found, though without the ping each read is one trip to its thread instead of two.
+//! Transactions run on the pool's connections, since sea-orm builds a transaction nowhere
+//! else ([`Kept::begin`]). SQLite's single writer is the one connection of its pool and is
+//! kept ([`Kept::sole`]), so a transaction first takes it back: it holds the set's one
+//! permit, which stops single statements, and gives the idle connection to the pool, until
+//! it ends. A code flow's three writes each saved the trip of the ping.
+//!
+//! SQLite's readers are not kept. Doing so made userinfo a fifth to a quarter slower in the
+//! benchmark (alternating runs, 5,000-6,500 -> 4,100-4,900 per second), with no more work per
+//! statement: the server's CPU went to waking the load generator (`sock_def_readable` after
+//! `writev`, 7.5 -> 14.5 % of its samples). Reads that come back sooner spread the answers out,
+//! so the client, on its own core, sleeps between them and each answer pays for waking it;
+//! the pings had made the answers leave in bursts. That is an effect of the benchmark's one
+//! core for each side more than of the server, but it is what the benchmark measures.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -28,7 +37,7 @@ use sea_orm::sqlx::pool::PoolConnection;
 use sea_orm::sqlx::{self, Connection, Executor, Postgres, Sqlite};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, ExecResult,
-    QueryResult, RuntimeErr, Statement, TransactionError, TransactionTrait,
+    QueryResult, RuntimeErr, Statement, TransactionTrait,
 };
 use sea_query_sqlx::SqlxValues;
 use tokio::sync::Semaphore;
@@ -59,6 +68,9 @@ impl std::fmt::Debug for Kept {
 
 struct Held {
     size: usize,
+    /// The set may hold every connection of its pool (SQLite's single writer): a
+    /// transaction, which sea-orm runs on a connection of the pool, takes one back first.
+    holds_all: bool,
     /// One permit per connection that may be kept: a statement waits here when all are busy.
     permits: Semaphore,
     idle: Mutex<Vec<Idle>>,
@@ -136,17 +148,98 @@ impl Drop for Lease<'_> {
     }
 }
 
+/// Takes one of `held`'s permits, which its taker gives back with `add_permits` when it
+/// is dropped, whatever happened meanwhile.
+async fn take_permit(held: &Held) -> Result<(), DbErr> {
+    held.permits
+        .acquire()
+        .await
+        .map_err(|e| DbErr::Conn(RuntimeErr::Internal(e.to_string())))?
+        .forget();
+    Ok(())
+}
+
+/// A permit of a set that holds all of its pool's connections, taken so that the pool has
+/// one to give (see [`Kept::lend`]).
+pub struct Lent(Arc<Held>);
+
+impl Drop for Lent {
+    fn drop(&mut self) {
+        self.0.permits.add_permits(1);
+    }
+}
+
+/// A transaction of a [`Kept`]: sea-orm's, on a connection of the pool, and while it runs
+/// the permit it took from a set that holds all of the pool's connections.
+pub struct Transaction {
+    // Declared first, so dropped first: the connection is back in the pool before the
+    // permit lets a statement ask for it.
+    txn: DatabaseTransaction,
+    _lent: Option<Lent>,
+}
+
+impl Transaction {
+    pub async fn commit(self) -> Result<(), DbErr> {
+        let Self { txn, _lent } = self;
+        txn.commit().await
+    }
+
+    pub async fn rollback(self) -> Result<(), DbErr> {
+        let Self { txn, _lent } = self;
+        txn.rollback().await
+    }
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for Transaction {
+    fn get_database_backend(&self) -> DbBackend {
+        self.txn.get_database_backend()
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
+        self.txn.execute_raw(stmt).await
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
+        self.txn.execute_unprepared(sql).await
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
+        self.txn.query_one_raw(stmt).await
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        self.txn.query_all_raw(stmt).await
+    }
+
+    fn support_returning(&self) -> bool {
+        self.txn.support_returning()
+    }
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Kept {
-    /// Keeps up to `size` connections of `pool` (SQLite or PostgreSQL).
+    /// Keeps up to `size` connections of `pool` (SQLite or PostgreSQL), which has more,
+    /// so that its transactions do not wait for the kept ones.
     pub fn new(pool: DatabaseConnection, size: usize) -> Self {
+        Self::keeping(pool, size, false)
+    }
+
+    /// Keeps the one connection of `pool` (SQLite's writer); a transaction takes it back
+    /// for as long as it runs.
+    pub fn sole(pool: DatabaseConnection) -> Self {
+        Self::keeping(pool, 1, true)
+    }
+
+    fn keeping(pool: DatabaseConnection, size: usize, holds_all: bool) -> Self {
         Self {
             pool,
             held: Some(Arc::new(Held {
                 size,
+                holds_all,
                 permits: Semaphore::new(size),
                 idle: Mutex::new(Vec::with_capacity(size)),
                 closed: AtomicBool::new(false),
@@ -154,8 +247,7 @@ impl Kept {
         }
     }
 
-    /// Every statement goes to the pool: SQLite's single writer must stay in the pool,
-    /// where transactions take it.
+    /// Every statement goes to the pool.
     pub fn passthrough(pool: DatabaseConnection) -> Self {
         Self { pool, held: None }
     }
@@ -180,15 +272,33 @@ impl Kept {
         }
     }
 
+    /// A transaction on a connection of the pool (sea-orm builds one nowhere else).
+    pub async fn begin(&self) -> Result<Transaction, DbErr> {
+        let lent = self.lend().await?;
+        Ok(Transaction {
+            txn: self.pool.begin().await?,
+            _lent: lent,
+        })
+    }
+
+    /// Makes sure the pool has a connection to give while the result lives, for what runs
+    /// on the pool itself (a transaction, migrations): when this set may hold all of the
+    /// pool's connections, it stops one statement from taking one and gives an idle one
+    /// back. Otherwise nothing to do.
+    pub async fn lend(&self) -> Result<Option<Lent>, DbErr> {
+        let Some(held) = self.held.as_ref().filter(|held| held.holds_all) else {
+            return Ok(None);
+        };
+        take_permit(held).await?;
+        let lent = Lent(Arc::clone(held));
+        // With a permit taken, at most `size - 1` connections are lent to statements, so
+        // one is idle here or already back in the pool. Dropped, the pool takes it back.
+        drop(lock(&held.idle).pop());
+        Ok(Some(lent))
+    }
+
     async fn lease<'a>(&self, held: &'a Held) -> Result<Lease<'a>, DbErr> {
-        let permit = held
-            .permits
-            .acquire()
-            .await
-            .map_err(|e| DbErr::Conn(RuntimeErr::Internal(e.to_string())))?;
-        // The lease gives the permit back when it is dropped, whatever happens to its
-        // connection.
-        permit.forget();
+        take_permit(held).await?;
         let mut lease = Lease {
             held,
             connection: None,
@@ -337,65 +447,6 @@ impl ConnectionTrait for Kept {
     }
 }
 
-#[async_trait::async_trait]
-impl TransactionTrait for Kept {
-    type Transaction = DatabaseTransaction;
-
-    async fn begin(&self) -> Result<DatabaseTransaction, DbErr> {
-        self.pool.begin().await
-    }
-
-    async fn begin_with_config(
-        &self,
-        isolation_level: Option<sea_orm::IsolationLevel>,
-        access_mode: Option<sea_orm::AccessMode>,
-    ) -> Result<DatabaseTransaction, DbErr> {
-        self.pool
-            .begin_with_config(isolation_level, access_mode)
-            .await
-    }
-
-    async fn begin_with_options(
-        &self,
-        options: sea_orm::TransactionOptions,
-    ) -> Result<DatabaseTransaction, DbErr> {
-        self.pool.begin_with_options(options).await
-    }
-
-    async fn transaction<F, T, E>(&self, callback: F) -> Result<T, TransactionError<E>>
-    where
-        F: for<'c> FnOnce(
-                &'c DatabaseTransaction,
-            ) -> std::pin::Pin<
-                Box<dyn std::future::Future<Output = Result<T, E>> + Send + 'c>,
-            > + Send,
-        T: Send,
-        E: std::fmt::Display + std::fmt::Debug + Send,
-    {
-        self.pool.transaction(callback).await
-    }
-
-    async fn transaction_with_config<F, T, E>(
-        &self,
-        callback: F,
-        isolation_level: Option<sea_orm::IsolationLevel>,
-        access_mode: Option<sea_orm::AccessMode>,
-    ) -> Result<T, TransactionError<E>>
-    where
-        F: for<'c> FnOnce(
-                &'c DatabaseTransaction,
-            ) -> std::pin::Pin<
-                Box<dyn std::future::Future<Output = Result<T, E>> + Send + 'c>,
-            > + Send,
-        T: Send,
-        E: std::fmt::Display + std::fmt::Debug + Send,
-    {
-        self.pool
-            .transaction_with_config(callback, isolation_level, access_mode)
-            .await
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -455,5 +506,80 @@ mod tests {
             .expect("closing does not wait for the kept connections")
             .expect("closed");
         assert_eq!(clone.idle(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_transaction_takes_the_sole_connection_back_until_it_ends() {
+        let db = crate::testing::with_tenants(&[]).await;
+        let write = super::Kept::sole(db.store.write.pool().clone());
+        let count = || {
+            let write = write.clone();
+            async move {
+                let row = write
+                    .query_one_raw(sea_orm::Statement::from_string(
+                        sea_orm::DbBackend::Sqlite,
+                        "SELECT count(*) AS n FROM t",
+                    ))
+                    .await
+                    .expect("count")
+                    .expect("a row");
+                row.try_get::<i64>("", "n").expect("n")
+            }
+        };
+        write
+            .execute_unprepared("CREATE TABLE t (v INTEGER)")
+            .await
+            .expect("create");
+        assert_eq!(write.idle(), 1, "the pool's one connection is kept");
+
+        // Were the connection still kept, the pool would have none to begin with.
+        let txn = tokio::time::timeout(Duration::from_secs(5), write.begin())
+            .await
+            .expect("the transaction gets the pool's connection")
+            .expect("begin");
+        assert_eq!(write.idle(), 0);
+        txn.execute_unprepared("INSERT INTO t VALUES (1)")
+            .await
+            .expect("insert");
+        // A statement meanwhile waits for the transaction to end.
+        let waiting = tokio::spawn(count());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(
+            !waiting.is_finished(),
+            "ran while the transaction held the connection"
+        );
+        txn.commit().await.expect("commit");
+        let seen = tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .expect("the statement gets the connection once the transaction ends")
+            .expect("task");
+        assert_eq!(seen, 1);
+        assert_eq!(write.idle(), 1, "kept again");
+
+        // One dropped half way is rolled back, and the connection serves the next one.
+        {
+            let txn = write.begin().await.expect("begin");
+            txn.execute_unprepared("INSERT INTO t VALUES (2)")
+                .await
+                .expect("insert");
+        }
+        assert_eq!(count().await, 1);
+        let txn = write.begin().await.expect("begin again");
+        txn.execute_unprepared("INSERT INTO t VALUES (3)")
+            .await
+            .expect("insert");
+        txn.rollback().await.expect("rollback");
+        assert_eq!(count().await, 1);
+
+        // Migrations run on the pool itself, after lending it the connection.
+        let lent = write.lend().await.expect("lend");
+        assert!(lent.is_some());
+        tokio::time::timeout(
+            Duration::from_secs(5),
+            write.pool().execute_unprepared("SELECT 1"),
+        )
+        .await
+        .expect("the pool has its connection")
+        .expect("select");
     }
 }

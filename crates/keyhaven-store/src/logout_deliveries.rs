@@ -21,7 +21,6 @@ use keyhaven_core::{BackchannelLogoutUri, TenantId, Timestamp};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    TransactionTrait,
 };
 
 use crate::audit::{self, Audit};

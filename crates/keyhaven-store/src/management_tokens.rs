@@ -7,7 +7,7 @@ use keyhaven_core::{OrganizationId, PermissionSet, SecretDigest, Slug, TenantId,
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    Set, TransactionTrait,
+    Set,
 };
 
 use crate::audit::{self, Audit};

@@ -2,9 +2,7 @@
 
 use keyhaven_core::model::Organization;
 use keyhaven_core::{OrganizationId, PermissionSet, SecretDigest, Slug, Timestamp};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
 
 use crate::entities::{management_token, organization};
 use crate::{Store, StoreError};

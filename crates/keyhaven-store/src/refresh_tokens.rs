@@ -9,9 +9,7 @@ use keyhaven_core::model::RefreshToken;
 use keyhaven_core::opaque::OpaqueDigest;
 use keyhaven_core::{ApplicationId, ScopeSet, TenantId, Timestamp};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait,
-};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
 use crate::entities::refresh_token;
 use crate::revocations::{self, Kind, Reason, Revocation};

@@ -14,9 +14,7 @@
 use keyhaven_core::throttle::{self, Admission, Counter, ThrottleKey, Wait};
 use keyhaven_core::{TenantId, Timestamp};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set, TransactionTrait,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
 
 use crate::entities::sign_in_throttle;
 use crate::{Store, StoreError};

@@ -10,7 +10,7 @@ use keyhaven_core::model::{AuditOutcome, KeyState, SigningKey, Tenant};
 use keyhaven_core::{TenantId, Timestamp};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set, TransactionTrait,
+    QueryOrder, QuerySelect, Set,
 };
 
 use crate::audit::{self, Audit};

@@ -43,7 +43,7 @@ use std::time::Duration;
 use keyhaven_core::Timestamp;
 use keyhaven_core::model::TokenLifetimes;
 use keyhaven_core::throttle;
-use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 use crate::{Backend, Store, StoreError, changes};
 

@@ -7,7 +7,7 @@ use keyhaven_core::model::{AuditOutcome, Tenant, TokenLifetimes};
 use keyhaven_core::{DisplayName, EnvironmentSet, OrganizationId, Slug, TenantId};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, TransactionTrait,
+    QuerySelect, Set,
 };
 
 use crate::audit::{self, Audit};

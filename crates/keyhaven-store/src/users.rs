@@ -6,7 +6,7 @@ use keyhaven_core::username::{Email, Username};
 use keyhaven_core::{TenantId, Timestamp};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Set, TransactionTrait,
+    QuerySelect, Set,
 };
 
 use crate::audit::{self, Audit};
