@@ -25,9 +25,9 @@ pub enum Backend {
 /// Handle to the database. Cheap to clone.
 ///
 /// SQLite allows one writer at a time and fails a transaction that reads and then
-/// upgrades to writing while another writes, so writes go through a pool of one
-/// connection and reads through a pool of several (WAL lets them run alongside). On
-/// PostgreSQL both are the same pool.
+/// upgrades to writing while another writes, so writes go through one connection (kept
+/// out of its pool of one between statements, `crate::kept`) and reads through a pool of
+/// several (WAL lets them run alongside). On PostgreSQL both are the same pool.
 #[derive(Clone, Debug)]
 pub struct Store {
     pub(crate) read: Kept,
