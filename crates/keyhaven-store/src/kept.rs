@@ -22,12 +22,12 @@
 //! it ends. A code flow's three writes each saved the trip of the ping.
 //!
 //! SQLite's readers are not kept. Doing so made userinfo a fifth to a quarter slower in the
-//! benchmark (alternating runs, 5,000-6,500 -> 4,100-4,900 per second), with no more work per
-//! statement: the server's CPU went to waking the load generator (`sock_def_readable` after
-//! `writev`, 7.5 -> 14.5 % of its samples). Reads that come back sooner spread the answers out,
-//! so the client, on its own core, sleeps between them and each answer pays for waking it;
-//! the pings had made the answers leave in bursts. That is an effect of the benchmark's one
-//! core for each side more than of the server, but it is what the benchmark measures.
+//! benchmark (alternating runs, 5,000-6,500 -> 4,100-4,900 per second). The server's profiles
+//! differ mainly in its waking the load generator (`sock_def_readable` after `writev`, 7.5 ->
+//! 14.5 % of its samples). Likely, reads that come back sooner spread the answers out, so the
+//! client, on its own core, sleeps between them and each answer pays for waking it; the pings
+//! had made the answers leave in bursts. That would be an effect of the benchmark's one core
+//! for each side more than of the server, but it is what the benchmark measures.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
