@@ -215,7 +215,8 @@ impl TenantCache {
 /// An application with the digests of the secrets that authenticate it and the URIs
 /// it may send the browser back to.
 pub struct CachedClient {
-    pub app: Application,
+    /// Shared with each request that authenticates as it, which only reads it.
+    pub app: Arc<Application>,
     pub secrets: Vec<SecretDigest>,
     pub redirect_uris: Vec<RegisteredRedirectUri>,
 }
@@ -262,7 +263,7 @@ impl ClientCache {
         // A secret in its grace period stops at its own deadline, not at the TTL.
         let first_end = live.iter().filter_map(|(_, until)| *until).min();
         let client = Arc::new(CachedClient {
-            app,
+            app: Arc::new(app),
             secrets: live.into_iter().map(|(digest, _)| digest).collect(),
             redirect_uris,
         });

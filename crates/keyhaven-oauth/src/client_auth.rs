@@ -2,6 +2,8 @@
 //! (RFC 6749 section 2.3): `client_secret_basic`, `client_secret_post`, and `none` for public
 //! clients, which have no secret and prove themselves with PKCE instead.
 
+use std::sync::Arc;
+
 use axum::http::{HeaderMap, header};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -21,7 +23,7 @@ pub enum Method {
 
 #[derive(Debug, Clone)]
 pub struct Client {
-    pub app: Application,
+    pub app: Arc<Application>,
     pub method: Method,
 }
 

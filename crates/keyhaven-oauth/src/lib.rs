@@ -25,6 +25,7 @@ mod pages;
 mod request_headers;
 pub mod state;
 mod tenant;
+mod token_response;
 
 use axum::Router;
 use axum::middleware;

@@ -11,6 +11,7 @@
 //! form again as a 429 with `Retry-After`, the same for known and unknown usernames.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Path, Query, State};
@@ -230,11 +231,11 @@ pub async fn submit(
 /// application; and the browser's binding value the form token derives from.
 /// A form posted from one of our pages, with the pending authorization it belongs to.
 pub struct Submitted {
-    pub tenant: Tenant,
+    pub tenant: Arc<Tenant>,
     pub form: Params,
     pub browser: Browser,
     pub pending: PendingAuthorization,
-    pub app: Application,
+    pub app: Arc<Application>,
     pub binding: String,
 }
 
@@ -272,7 +273,7 @@ pub async fn load(
     tenant: &Tenant,
     browser: &Browser,
     id: &str,
-) -> Result<(PendingAuthorization, Application, String), PageError> {
+) -> Result<(PendingAuthorization, Arc<Application>, String), PageError> {
     let pending = authorization_requests::get(&state.store, &tenant.id, id, state.now())
         .await?
         .ok_or_else(|| {

@@ -13,7 +13,6 @@ use keyhaven_store::authorization_codes::{self, Redemption};
 use keyhaven_store::device_secrets::{self, NewDeviceSecret};
 use keyhaven_store::revocations::{self, Reason};
 use keyhaven_store::{refresh_tokens, sessions};
-use serde_json::Value;
 
 use crate::browser::random_token;
 use crate::client_auth::Client;
@@ -21,6 +20,7 @@ use crate::error::{ErrorCode, OAuthError};
 use crate::form::Params;
 use crate::grants::user_tokens::{self, UserGrant};
 use crate::state::OAuthState;
+use crate::token_response::TokenResponse;
 
 pub async fn grant(
     state: &OAuthState,
@@ -28,7 +28,7 @@ pub async fn grant(
     client: &Client,
     params: &Params,
     device_id: Option<DeviceId>,
-) -> Result<Value, OAuthError> {
+) -> Result<TokenResponse, OAuthError> {
     if !client
         .app
         .grant_types
@@ -218,6 +218,8 @@ fn invalid_grant(description: impl Into<String>) -> OAuthError {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use keyhaven_core::pkce::CodeChallenge;
     use keyhaven_core::{
         ApplicationId, ApplicationType, ClientId, DisplayName, EnvironmentSet, ScopeSet, TenantId,
@@ -232,7 +234,7 @@ mod tests {
 
     fn client(id: &str, app_type: ApplicationType) -> Client {
         Client {
-            app: Application {
+            app: Arc::new(Application {
                 id: ApplicationId::new(id),
                 tenant_id: TenantId::new("t"),
                 client_id: ClientId::parse(id).expect("valid"),
@@ -250,7 +252,7 @@ mod tests {
                 version: 1,
                 created_at: Timestamp::from_unix_millis(0),
                 updated_at: Timestamp::from_unix_millis(0),
-            },
+            }),
             method: if app_type.is_confidential() {
                 Method::ClientSecretBasic
             } else {

@@ -3,20 +3,20 @@
 
 use keyhaven_core::GrantType;
 use keyhaven_core::model::Tenant;
-use serde_json::{Value, json};
 
 use crate::access_token::{self, Claims};
 use crate::client_auth::{Client, Method};
 use crate::error::{ErrorCode, OAuthError};
 use crate::form::Params;
 use crate::state::OAuthState;
+use crate::token_response::TokenResponse;
 
 pub async fn grant(
     state: &OAuthState,
     tenant: &Tenant,
     client: &Client,
     params: &Params,
-) -> Result<Value, OAuthError> {
+) -> Result<TokenResponse, OAuthError> {
     // RFC 6749 §4.4: "The client credentials grant type MUST only be used by
     // confidential clients."
     if client.method == Method::None
@@ -51,13 +51,9 @@ pub async fn grant(
     };
     let keys = state.keys.for_tenant(&state.store, tenant, now).await?;
     let token = access_token::sign(&keys, &claims)?;
-    let mut body = json!({
-        "access_token": token,
-        "token_type": "Bearer",
-        "expires_in": lifetime.as_secs(),
-    });
-    if let Some(scope) = claims.scope {
-        body["scope"] = Value::String(scope);
-    }
-    Ok(body)
+    Ok(TokenResponse::bearer(
+        token,
+        lifetime.as_secs(),
+        claims.scope,
+    ))
 }

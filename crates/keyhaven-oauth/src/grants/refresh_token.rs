@@ -8,20 +8,20 @@ use keyhaven_core::{GrantType, Timestamp};
 use keyhaven_store::refresh_tokens;
 use keyhaven_store::revocations::Reason;
 use keyhaven_store::sessions;
-use serde_json::Value;
 
 use crate::client_auth::Client;
 use crate::error::{ErrorCode, OAuthError};
 use crate::form::Params;
 use crate::grants::user_tokens::{self, UserGrant};
 use crate::state::OAuthState;
+use crate::token_response::TokenResponse;
 
 pub async fn grant(
     state: &OAuthState,
     tenant: &Tenant,
     client: &Client,
     params: &Params,
-) -> Result<Value, OAuthError> {
+) -> Result<TokenResponse, OAuthError> {
     if !client.app.grant_types.contains(GrantType::RefreshToken) {
         return Err(OAuthError::new(
             ErrorCode::UnauthorizedClient,
@@ -88,7 +88,7 @@ async fn rotate(
     presented: &str,
     token: &RefreshToken,
     now: Timestamp,
-) -> Result<Option<Value>, OAuthError> {
+) -> Result<Option<TokenResponse>, OAuthError> {
     // RFC 6749 §6: a narrower scope for this access token; the grant keeps its own.
     let scope = token
         .scope
@@ -131,7 +131,8 @@ async fn rotate(
     };
     let mut nonce = [0u8; keyhaven_core::kek::NONCE_LEN];
     state.entropy.fill(&mut nonce);
-    let sealed = refresh::seal_response(presented, nonce, issued.body.to_string().as_bytes());
+    let answer = serde_json::to_vec(&issued.body).map_err(OAuthError::server)?;
+    let sealed = refresh::seal_response(presented, nonce, &answer);
     let won = refresh_tokens::rotate(
         &state.store,
         &tenant.id,
@@ -151,7 +152,7 @@ async fn reuse(
     tenant: &Tenant,
     token: &RefreshToken,
     now: Timestamp,
-) -> Result<Value, OAuthError> {
+) -> Result<TokenResponse, OAuthError> {
     let revoked = refresh_tokens::revoke_family(
         &state.store,
         &tenant.id,

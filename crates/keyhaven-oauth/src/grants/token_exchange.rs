@@ -20,7 +20,6 @@ use keyhaven_core::model::{Application, Session, Tenant};
 use keyhaven_core::opaque::OpaqueDigest;
 use keyhaven_core::{ApplicationType, ClientId, GrantType, ScopeSet, Timestamp};
 use keyhaven_store::{device_secrets, refresh_tokens, sessions};
-use serde_json::Value;
 
 use crate::client_auth::Client;
 use crate::error::{ErrorCode, OAuthError};
@@ -28,6 +27,7 @@ use crate::form::Params;
 use crate::grants::user_tokens::{self, UserGrant};
 use crate::id_token;
 use crate::state::OAuthState;
+use crate::token_response::TokenResponse;
 
 pub const ID_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:id_token";
 pub const DEVICE_SECRET_TYPE: &str = "urn:openid:params:token-type:device-secret";
@@ -38,7 +38,7 @@ pub async fn grant(
     tenant: &Tenant,
     client: &Client,
     params: &Params,
-) -> Result<Value, OAuthError> {
+) -> Result<TokenResponse, OAuthError> {
     // Native SSO §4.3: only the vendor's native apps may trade each other's sign-in.
     let app = &client.app;
     if app.app_type != ApplicationType::Native
@@ -110,7 +110,7 @@ pub async fn grant(
     .await?;
     let mut body = issued.body;
     // RFC 8693 §2.2.1.
-    body["issued_token_type"] = Value::String(ACCESS_TOKEN_TYPE.to_owned());
+    body.issued_token_type = Some(ACCESS_TOKEN_TYPE.to_owned());
     Ok(body)
 }
 

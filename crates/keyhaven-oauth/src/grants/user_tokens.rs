@@ -5,7 +5,6 @@
 use keyhaven_core::model::{Application, Tenant};
 use keyhaven_core::{GrantType, ScopeSet, Timestamp};
 use keyhaven_store::refresh_tokens::NewRefreshToken;
-use serde_json::{Value, json};
 
 use crate::access_token::{self, Claims};
 use crate::browser::random_token;
@@ -13,6 +12,7 @@ use crate::client_auth::Client;
 use crate::error::OAuthError;
 use crate::id_token;
 use crate::state::OAuthState;
+use crate::token_response::TokenResponse;
 
 /// What the user granted, as recorded with the code or the refresh token.
 pub struct UserGrant<'a> {
@@ -36,7 +36,7 @@ pub struct UserGrant<'a> {
 
 pub struct Issued {
     /// The token response (RFC 6749 §5.1).
-    pub body: Value,
+    pub body: TokenResponse,
     /// The new refresh token's record, to be stored by the caller with its grant.
     pub refresh: Option<NewRefreshToken>,
 }
@@ -68,14 +68,7 @@ pub async fn issue(
     };
     let keys = state.keys.for_tenant(&state.store, tenant, now).await?;
     let access_token = access_token::sign(&keys, &claims)?;
-    let mut body = json!({
-        "access_token": access_token,
-        "token_type": "Bearer",
-        "expires_in": lifetime.as_secs(),
-    });
-    if let Some(scope) = scope {
-        body["scope"] = Value::String(scope);
-    }
+    let mut body = TokenResponse::bearer(access_token, lifetime.as_secs(), scope);
     // OIDC Core §3.1.3.3 and §12.2: an ID token for an OpenID Connect grant only.
     if grant.scope.contains("openid") {
         let alg = client.app.id_token_signed_response_alg;
@@ -88,19 +81,19 @@ pub async fn issue(
             auth_time: grant.auth_time.unix_seconds(),
             nonce: grant.nonce,
             sid: grant.session_id.to_owned(),
-            at_hash: id_token::at_hash(alg, &access_token),
+            at_hash: id_token::at_hash(alg, &body.access_token),
             ds_hash: grant.device_secret.map(|s| id_token::ds_hash(alg, s)),
         };
-        body["id_token"] = Value::String(id_token::sign(&keys, alg, &id_claims)?);
+        body.id_token = Some(id_token::sign(&keys, alg, &id_claims)?);
         if let Some(secret) = grant.device_secret
             && grant.scope.contains(Application::DEVICE_SSO_SCOPE)
         {
-            body["device_secret"] = Value::String(secret.to_owned());
+            body.device_secret = Some(secret.to_owned());
         }
     }
     let refresh = if client.app.grant_types.contains(GrantType::RefreshToken) {
         let token = random_token(state);
-        body["refresh_token"] = Value::String(token.expose().to_owned());
+        body.refresh_token = Some(token.expose().to_owned());
         Some(NewRefreshToken {
             digest: token.digest(),
             family_id: grant.family_id.to_owned(),
