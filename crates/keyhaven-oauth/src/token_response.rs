@@ -26,7 +26,7 @@ pub struct TokenResponse {
     /// OIDC Core §3.1.3.3.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_token: Option<String>,
-    /// OpenID Connect Native SSO §4.1.
+    /// OpenID Connect Native SSO §3.4, with `openid device_sso`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_secret: Option<String>,
     /// RFC 8693 §2.2.1, on a token exchange only.
