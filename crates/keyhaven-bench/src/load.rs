@@ -118,6 +118,9 @@ pub struct Outcome {
     /// Iterations per second this scenario could reach at most, when one is known, and
     /// what bounds it.
     pub limit: Option<(f64, String)>,
+    /// The limit as measured right before and right after the scenario, when it was
+    /// measured twice: `limit` is their mean.
+    pub limit_drift: Option<(f64, f64)>,
     /// CPU time of the server's threads in the measured time.
     pub server_cpu: Duration,
     /// The process's peak RSS in the measured time, in KiB.
@@ -147,6 +150,7 @@ impl Outcome {
             elapsed: Duration::from_secs(1),
             latencies: Vec::new(),
             limit: None,
+            limit_drift: None,
             server_cpu: Duration::ZERO,
             peak_rss_kib: None,
         }
@@ -164,6 +168,14 @@ impl Outcome {
     pub fn limited_by(mut self, rates: &Rates, cost: Cost) -> Self {
         self.limit = rates.limit(cost).map(|limit| (limit, cost.describe()));
         self
+    }
+
+    /// Holds the scenario against the mean of the raw rates measured right `before` and
+    /// right `after` it, and keeps both limits.
+    pub fn limited_between(self, before: &Rates, after: &Rates, cost: Cost) -> Self {
+        let mut outcome = self.limited_by(&before.mean(after), cost);
+        outcome.limit_drift = before.limit(cost).zip(after.limit(cost));
+        outcome
     }
 }
 
@@ -223,6 +235,7 @@ impl Load {
             elapsed,
             latencies,
             limit: None,
+            limit_drift: None,
             server_cpu,
             peak_rss_kib,
         }
@@ -275,4 +288,38 @@ async fn drive(
         }
     }
     (connections, results)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::signing::Rate;
+
+    fn es256_signs(per_second: f64) -> Rates {
+        let rate = Rate {
+            one_thread: per_second,
+            all_cores: per_second,
+        };
+        Rates {
+            cores: 1,
+            server_on_one_core: true,
+            es256_sign: rate,
+            rs256_sign: rate,
+            es256_verify: rate,
+            argon2id_verify: rate,
+        }
+    }
+
+    #[test]
+    fn a_limit_measured_twice_is_their_mean_and_keeps_both() {
+        let outcome = Outcome::not_run("client_credentials", "not run".into()).limited_between(
+            &es256_signs(30_000.0),
+            &es256_signs(40_000.0),
+            Cost::ACCESS_TOKEN,
+        );
+        let (limit, needs) = outcome.limit.expect("a limit");
+        assert_eq!(limit, 35_000.0);
+        assert_eq!(needs, "1 ES256 sign");
+        assert_eq!(outcome.limit_drift, Some((30_000.0, 40_000.0)));
+    }
 }

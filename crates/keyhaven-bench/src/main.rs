@@ -30,7 +30,7 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 
 use crate::browser::Browser;
-use crate::load::Outcome;
+use crate::load::{Load, Outcome};
 use crate::signing::{Cost, Rates};
 
 #[derive(Debug, Parser)]
@@ -126,11 +126,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Measured while the server is idle, before any load.
     let sample = (duration / 4).clamp(Duration::from_millis(250), Duration::from_secs(1));
+    let operations = signing::Operations::new()?;
     let rates = signing::Rates {
         server_on_one_core: args.pin,
-        ..signing::measure(sample)?
+        ..operations.measure(sample)
     };
-    let results = load_runtime.block_on(run(&args, duration, server.pid(), &target, &rates))?;
+    let limits = Limits {
+        operations: &operations,
+        rates: &rates,
+        sample,
+    };
+    let results = load_runtime.block_on(run(&args, duration, server.pid(), &target, &limits))?;
     report::print(&args_summary(&args, duration), &rates, &results);
     report::print_footprint(&report::Footprint {
         idle,
@@ -154,6 +160,40 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// The raw rates of the run, and what measures them again next to each scenario.
+struct Limits<'a> {
+    operations: &'a signing::Operations,
+    /// Measured once, while the server was idle before any load.
+    rates: &'a Rates,
+    sample: Duration,
+}
+
+impl Limits<'_> {
+    /// Runs `scenario`, held against the raw rates of what one iteration costs, measured
+    /// right before and right after it while the server is idle.
+    async fn run(
+        &self,
+        load: Load,
+        name: &'static str,
+        scenario: &dyn load::Scenario,
+        cost: Cost,
+    ) -> Outcome {
+        let before = self.measure(cost);
+        let outcome = load.run(name, scenario).await;
+        let after = self.measure(cost);
+        outcome.limited_between(&before, &after, cost)
+    }
+
+    fn measure(&self, cost: Cost) -> Rates {
+        // A second or so of CPU-bound work on the load generator's runtime, which has
+        // nothing else to do meanwhile.
+        tokio::task::block_in_place(|| {
+            self.operations
+                .remeasure(self.rates, cost, self.sample, server::SERVER_CPU)
+        })
+    }
+}
+
 /// A scenario of the signed-in user, over the shared browsers.
 type UserFlow = fn(Arc<[Browser]>) -> Box<dyn load::Scenario>;
 
@@ -164,8 +204,9 @@ async fn run(
     duration: Duration,
     server_pid: u32,
     target: &provision::Target,
-    rates: &Rates,
+    limits: &Limits<'_>,
 ) -> Result<report::Results, Box<dyn std::error::Error>> {
+    let rates = limits.rates;
     let selected = |s: Scenario| args.scenario == Scenario::All || args.scenario == s;
     let load = load::Load {
         connections: args.connections,
@@ -198,9 +239,9 @@ async fn run(
     if selected(Scenario::ClientCredentials) {
         let scenario = target.client_credentials(&client);
         rows.push(
-            load.run("client_credentials", &scenario)
-                .await
-                .limited_by(rates, Cost::ACCESS_TOKEN),
+            limits
+                .run(load, "client_credentials", &scenario, Cost::ACCESS_TOKEN)
+                .await,
         );
     }
 
@@ -235,11 +276,14 @@ async fn run(
             ),
         ];
         for (_, name, cost, flow) in flows.into_iter().filter(|f| selected(f.0)) {
-            let outcome = match &browsers {
-                Ok(browsers) => load.run(name, flow(browsers.clone()).as_ref()).await,
-                Err(failure) => Outcome::not_run(name, failure.clone()),
-            };
-            rows.push(outcome.limited_by(rates, cost));
+            rows.push(match &browsers {
+                Ok(browsers) => {
+                    limits
+                        .run(load, name, flow(browsers.clone()).as_ref(), cost)
+                        .await
+                }
+                Err(failure) => Outcome::not_run(name, failure.clone()).limited_by(rates, cost),
+            });
         }
     }
 
@@ -247,9 +291,9 @@ async fn run(
         let token = target.issue_token(&client).await?;
         let scenario = target.introspection(&client, token);
         rows.push(
-            load.run("introspection", &scenario)
-                .await
-                .limited_by(rates, Cost::ACCESS_TOKEN_CHECK),
+            limits
+                .run(load, "introspection", &scenario, Cost::ACCESS_TOKEN_CHECK)
+                .await,
         );
     }
     if selected(Scenario::Discovery) {
@@ -277,9 +321,9 @@ async fn run(
             users: target.sign_in_users.clone(),
         };
         rows.push(
-            load.run("password_sign_in", &sign_in)
-                .await
-                .limited_by(rates, Cost::PASSWORD_CHECK),
+            limits
+                .run(load, "password_sign_in", &sign_in, Cost::PASSWORD_CHECK)
+                .await,
         );
         // Hashing must not starve the runtime: client_credentials alone, then with
         // sign-ins running at the same time from a second load generator.

@@ -83,7 +83,10 @@ pub fn print(setup: &str, rates: &Rates, results: &Results) {
         let (needs, limit, fraction) = match &row.limit {
             Some((limit, needs)) => (
                 needs.as_str(),
-                format!("{limit:.0}"),
+                match row.limit_drift {
+                    Some((before, after)) => format!("{limit:.0} ({before:.0}/{after:.0})"),
+                    None => format!("{limit:.0}"),
+                },
                 format!("{:.1} %", 100.0 * row.rate() / limit),
             ),
             None => ("-", "-".to_owned(), "-".to_owned()),
@@ -108,8 +111,10 @@ pub fn print(setup: &str, rates: &Rates, results: &Results) {
          each scenario)."
     );
     println!(
-        "limit: 1 / sum of 1 / (rate on the server's cores: one thread when pinned) over the operations one iteration needs; \
-         an iteration of code_flow is the authorization request and the code exchange."
+        "limit: 1 / sum of 1 / (rate on the server's cores: one thread on the server's core when pinned) over the operations one \
+         iteration needs, measured right before and right after the scenario while the server is idle (in brackets) and \
+         averaged; the table of raw operations above is the start of the run. An iteration of code_flow is the \
+         authorization request and the code exchange."
     );
     if let Some(Starvation {
         alone,
