@@ -61,6 +61,11 @@ struct Args {
     /// at most 20).
     #[arg(long, default_value_t = 10_000)]
     tenants: usize,
+    /// What the server logs: nothing, or what the `keyhaven` binary logs at its default
+    /// filter (a line for each token issued, each sign-in...), as text or JSON, to
+    /// `server.log` in the run's data directory.
+    #[arg(long, value_enum, default_value_t = server::Log::Off)]
+    log: server::Log,
     /// Internal: be the server process over this data directory (see `server`).
     #[arg(long, hide = true, value_name = "DATA_DIR")]
     serve: Option<std::path::PathBuf>,
@@ -100,7 +105,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Duration::from_secs(args.seconds)
     };
     if let Some(data_dir) = &args.serve {
-        return server::serve(data_dir, args.database_url.clone(), args.pin);
+        return server::serve(data_dir, args.database_url.clone(), args.pin, args.log);
     }
     let mut load_runtime = tokio::runtime::Builder::new_multi_thread();
     load_runtime.enable_all().thread_name("load");
@@ -115,7 +120,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     } else {
         Duration::from_secs(1)
     };
-    let server = server::Server::spawn(data.path(), args.database_url.as_deref(), args.pin)?;
+    let server = server::Server::spawn(
+        data.path(),
+        args.database_url.as_deref(),
+        args.pin,
+        args.log,
+    )?;
     std::thread::sleep(idle);
     let started_rss = report::Rss::of(server.pid());
     let target =
@@ -424,7 +434,7 @@ async fn run(
 
 fn args_summary(args: &Args, duration: Duration) -> String {
     format!(
-        "{} connections, {:.1} s per scenario, {}, database: {}",
+        "{} connections, {:.1} s per scenario, {}, database: {}, server log: {}",
         args.connections,
         duration.as_secs_f64(),
         if args.pin {
@@ -436,6 +446,11 @@ fn args_summary(args: &Args, duration: Duration) -> String {
             "postgresql"
         } else {
             "sqlite"
+        },
+        match args.log {
+            server::Log::Off => "none",
+            server::Log::Text => "text, to a file",
+            server::Log::Json => "JSON, to a file",
         }
     )
 }

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use clap::ValueEnum;
+use keyhaven_server::config::LogFormat;
 use serde_json::json;
 
 use crate::{pin, provision};
@@ -37,16 +39,27 @@ impl Server {
         data_dir: &Path,
         database_url: Option<&str>,
         pinned: bool,
+        log: Log,
     ) -> Result<Server, Box<dyn std::error::Error>> {
         let mut command = Command::new(std::env::current_exe()?);
         command
             .arg("--serve")
             .arg(data_dir)
             .arg(format!("--pin={pinned}"))
+            .arg("--log")
+            .arg(
+                log.to_possible_value()
+                    .map_or("off".into(), |v| v.get_name().to_owned()),
+            )
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .env_remove("KEYHAVEN_BENCH_DATABASE_URL");
+            .stderr(match log {
+                Log::Off => Stdio::inherit(),
+                Log::Text | Log::Json => std::fs::File::create(data_dir.join("server.log"))?.into(),
+            })
+            .env_remove("KEYHAVEN_BENCH_DATABASE_URL")
+            // The default filter, whatever the caller's environment says.
+            .env_remove("RUST_LOG");
         if let Some(url) = database_url {
             command.arg("--database-url").arg(url);
         }
@@ -104,13 +117,30 @@ impl Drop for Server {
     }
 }
 
+/// What the server process logs (`--log`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Log {
+    /// Nothing: no subscriber is installed.
+    Off,
+    /// As `keyhaven serve` does by default.
+    Text,
+    /// As `keyhaven serve` does with `KEYHAVEN_LOG_FORMAT=json`.
+    Json,
+}
+
 /// The child's side (`--serve`): starts the server, prints its endpoints, serves until
 /// standard input closes, then shuts down gracefully.
 pub fn serve(
     data_dir: &Path,
     database_url: Option<String>,
     pinned: bool,
+    log: Log,
 ) -> Result<(), Box<dyn std::error::Error>> {
+    let _log = match log {
+        Log::Off => None,
+        Log::Text => Some(keyhaven_server::telemetry::init(&LogFormat::Text)?),
+        Log::Json => Some(keyhaven_server::telemetry::init(&LogFormat::Json)?),
+    };
     if pinned {
         // Before the runtime exists: every thread it starts inherits the main thread's CPU.
         pin::current_thread_to(SERVER_CPU);
@@ -146,10 +176,10 @@ pub fn serve(
 /// answers 200 (the process start and the runtime included).
 pub async fn start_to_ready(pinned: bool) -> Result<Duration, Box<dyn std::error::Error>> {
     let data = tempfile::tempdir()?;
-    Server::spawn(data.path(), None, pinned)?.stop()?;
+    Server::spawn(data.path(), None, pinned, Log::Off)?.stop()?;
     let http = reqwest::Client::new();
     let started = Instant::now();
-    let server = Server::spawn(data.path(), None, pinned)?;
+    let server = Server::spawn(data.path(), None, pinned, Log::Off)?;
     let readyz = format!("{}/readyz", server.endpoints.public_url);
     loop {
         let ready = http

@@ -7,6 +7,7 @@ pub mod bootstrap;
 pub mod cli;
 pub mod config;
 pub mod kek;
+pub mod log_writer;
 pub mod observe;
 mod ops;
 pub mod public;

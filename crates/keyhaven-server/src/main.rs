@@ -42,7 +42,14 @@ async fn serve(config: Option<&std::path::Path>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    telemetry::init(&config.log_format);
+    // Dropped last: what is logged until then is written.
+    let _log = match telemetry::init(&config.log_format) {
+        Ok(guard) => guard,
+        Err(err) => {
+            eprintln!("error: could not start the log writer: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
     let deps = Dependencies {
         release_memory: keyhaven_server::allocator::release_freed_memory,
         ..Dependencies::default()
