@@ -136,15 +136,16 @@ pub fn serve(
     pinned: bool,
     log: Log,
 ) -> Result<(), Box<dyn std::error::Error>> {
+    if pinned {
+        // Before the runtime and the log's writer exist: every thread started afterwards
+        // inherits the main thread's CPU.
+        pin::current_thread_to(SERVER_CPU);
+    }
     let _log = match log {
         Log::Off => None,
         Log::Text => Some(keyhaven_server::telemetry::init(&LogFormat::Text)?),
         Log::Json => Some(keyhaven_server::telemetry::init(&LogFormat::Json)?),
     };
-    if pinned {
-        // Before the runtime exists: every thread it starts inherits the main thread's CPU.
-        pin::current_thread_to(SERVER_CPU);
-    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -1,10 +1,11 @@
-//! Where log lines go: gathered in memory and written out by a thread of their own a few
-//! times a second, instead of one `write` system call per line on the request's thread.
+//! Where log lines go: gathered in memory and written out by a thread of their own, at
+//! most every [`FLUSH_EVERY`], instead of one `write` system call per line on the
+//! request's thread.
 //!
 //! A server logs a line for every token it issues. Written one by one to stderr, those
-//! lines cost `client_credentials` about a fifth of its rate in the benchmark
-//! (`keyhaven-bench --log text`): the system call, and on one core the wake-ups around it,
-//! more than the formatting. Gathered, they cost one `write` per [`FLUSH_EVERY`].
+//! lines cost `client_credentials` 13-40 % of its rate in the benchmark
+//! (`keyhaven-bench --log text`), the system call more than the formatting. Gathered, they
+//! cost one `write` per [`FLUSH_EVERY`].
 //!
 //! A line waits at most [`FLUSH_EVERY`] (plus the time to write the ones before it). Memory
 //! is bounded: past [`HOLD_AT_MOST`] bytes waiting (the reader of stderr stopped reading),
@@ -33,8 +34,9 @@ pub struct Gathered {
 
 struct Shared {
     state: Mutex<State>,
-    /// Signalled when the guard is dropped.
-    closing: Condvar,
+    /// Signalled when a line comes to an empty buffer, and when the guard is dropped: an
+    /// idle server's writer sleeps until then rather than waking every interval.
+    wake: Condvar,
     sink: Mutex<Box<dyn Write + Send>>,
 }
 
@@ -50,14 +52,15 @@ pub struct Guard {
     thread: Option<JoinHandle<()>>,
 }
 
-/// Starts the thread that writes gathered lines to `sink` every [`FLUSH_EVERY`].
+/// Starts the thread that writes gathered lines to `sink`: a line and those that follow
+/// it within [`FLUSH_EVERY`] in one write.
 pub fn gather(sink: impl Write + Send + 'static) -> io::Result<(Gathered, Guard)> {
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
             waiting: Vec::new(),
             closed: false,
         }),
-        closing: Condvar::new(),
+        wake: Condvar::new(),
         sink: Mutex::new(Box::new(sink)),
     });
     let thread = std::thread::Builder::new()
@@ -87,8 +90,13 @@ impl Shared {
         let mut taken = Vec::new();
         loop {
             let state = self.state();
+            let state = self
+                .wake
+                .wait_while(state, |s| s.waiting.is_empty() && !s.closed)
+                .unwrap_or_else(PoisonError::into_inner);
+            // A line came: the ones that follow it within the interval go out with it.
             let (mut state, _) = self
-                .closing
+                .wake
                 .wait_timeout_while(state, FLUSH_EVERY, |s| !s.closed)
                 .unwrap_or_else(PoisonError::into_inner);
             std::mem::swap(&mut state.waiting, &mut taken);
@@ -122,7 +130,7 @@ fn write_to(sink: &mut Box<dyn Write + Send>, lines: &[u8]) {
 impl Drop for Guard {
     fn drop(&mut self) {
         self.shared.state().closed = true;
-        self.shared.closing.notify_all();
+        self.shared.wake.notify_all();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
@@ -152,6 +160,9 @@ impl Write for Line<'_> {
             // After the guard: nothing will write it later.
             write_to(&mut self.shared.sink(), bytes);
             return Ok(bytes.len());
+        }
+        if state.waiting.is_empty() {
+            self.shared.wake.notify_one();
         }
         state.waiting.extend_from_slice(bytes);
         if state.waiting.len() >= HOLD_AT_MOST {
