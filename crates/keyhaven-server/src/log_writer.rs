@@ -3,7 +3,7 @@
 //! request's thread.
 //!
 //! A server logs a line for every token it issues. Written one by one to stderr, those
-//! lines cost `client_credentials` 13-40 % of its rate in the benchmark
+//! lines cost `client_credentials` 13-46 % of its rate in the benchmark
 //! (`keyhaven-bench --log text`), the system call more than the formatting. Gathered, they
 //! cost one `write` per [`FLUSH_EVERY`].
 //!
