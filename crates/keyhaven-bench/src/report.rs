@@ -112,9 +112,9 @@ pub fn print(setup: &str, rates: &Rates, results: &Results) {
     );
     println!(
         "limit: 1 / sum of 1 / (rate on the server's cores: one thread on the server's core when pinned) over the operations one \
-         iteration needs, measured right before and right after the scenario while the server is idle (in brackets) and \
-         averaged; the table of raw operations above is the start of the run. An iteration of code_flow is the \
-         authorization request and the code exchange."
+         iteration needs. Where two limits follow it in brackets, the rates were measured right before and right after \
+         the scenario while the server was idle, and averaged; elsewhere they are the table of raw operations above, \
+         measured at the start of the run. An iteration of code_flow is the authorization request and the code exchange."
     );
     if let Some(Starvation {
         alone,
