@@ -186,6 +186,8 @@ pub struct Load {
     pub duration: Duration,
     /// The server process, whose CPU time and peak RSS each scenario reports.
     pub server_pid: u32,
+    /// Poll for answers rather than sleep until one comes (`--busy-poll`).
+    pub busy_poll: bool,
 }
 
 impl Load {
@@ -195,6 +197,7 @@ impl Load {
             connections,
             duration,
             server_pid,
+            busy_poll,
         } = self;
         let mut open = Vec::with_capacity(connections);
         let mut setup_errors = 0;
@@ -209,11 +212,11 @@ impl Load {
             }
         }
         // Warm-up: connections open, caches fill.
-        let (open, _) = drive(open, duration / 5).await;
+        let (open, _) = drive(open, duration / 5, busy_poll).await;
         proc::reset_peak_rss(server_pid);
         let cpu = proc::cpu(server_pid);
         let start = Instant::now();
-        let (_, results) = drive(open, duration).await;
+        let (_, results) = drive(open, duration, busy_poll).await;
         let elapsed = start.elapsed();
         let server_cpu = proc::cpu(server_pid).saturating_sub(cpu);
         let peak_rss_kib = proc::status_kib(server_pid, "VmHWM");
@@ -254,8 +257,12 @@ struct Driven {
 async fn drive(
     connections: Vec<Box<dyn Connection>>,
     duration: Duration,
+    busy_poll: bool,
 ) -> (Vec<Box<dyn Connection>>, Vec<Driven>) {
     let deadline = Instant::now() + duration;
+    if busy_poll {
+        tokio::spawn(poll_until(deadline));
+    }
     let tasks: Vec<_> = connections
         .into_iter()
         .map(|mut connection| {
@@ -288,6 +295,15 @@ async fn drive(
         }
     }
     (connections, results)
+}
+
+/// Keeps the runtime's thread awake until `deadline`: a task that yields is run again
+/// only after the runtime has checked for I/O without blocking, so while connections
+/// wait, the thread polls for their answers instead of sleeping in `epoll_wait`.
+async fn poll_until(deadline: Instant) {
+    while Instant::now() < deadline {
+        tokio::task::yield_now().await;
+    }
 }
 
 #[cfg(test)]

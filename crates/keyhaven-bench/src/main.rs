@@ -57,6 +57,14 @@ struct Args {
     /// On by default when the machine has two CPUs or more; `--pin false` to share them.
     #[arg(long, action = clap::ArgAction::Set, default_value_t = pin::available())]
     pin: bool,
+    /// The load generator polls for answers while it waits for them, instead of sleeping
+    /// until the kernel wakes it: over loopback the server's send wakes the receiving
+    /// thread, and on a virtual machine that wake-up (an inter-processor interrupt) took
+    /// a fifth of the server's time per client_credentials request, a cost that a client
+    /// on another machine does not put on the server. On by default when pinned (the
+    /// load generator then has a CPU of its own to spend); `--busy-poll false` to sleep.
+    #[arg(long, action = clap::ArgAction::Set)]
+    busy_poll: Option<bool>,
     /// Tenants of the tenant-scale scenario, three service applications each (`--quick`:
     /// at most 20).
     #[arg(long, default_value_t = 10_000)]
@@ -110,7 +118,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut load_runtime = tokio::runtime::Builder::new_multi_thread();
     load_runtime.enable_all().thread_name("load");
     if args.pin {
-        load_runtime.on_thread_start(|| pin::current_thread_to(server::SERVER_CPU + 1));
+        // One CPU: a second worker would only take turns with the first on it.
+        load_runtime
+            .worker_threads(1)
+            .on_thread_start(|| pin::current_thread_to(server::SERVER_CPU + 1));
     }
     let load_runtime = load_runtime.build()?;
 
@@ -222,6 +233,7 @@ async fn run(
         connections: args.connections,
         duration,
         server_pid,
+        busy_poll: args.busy_poll(),
     };
     let client = load::http_client(args.connections)?;
     let plane = Arc::new(
@@ -432,15 +444,26 @@ async fn run(
     })
 }
 
+impl Args {
+    fn busy_poll(&self) -> bool {
+        self.busy_poll.unwrap_or(self.pin)
+    }
+}
+
 fn args_summary(args: &Args, duration: Duration) -> String {
     format!(
-        "{} connections, {:.1} s per scenario, {}, database: {}, server log: {}",
+        "{} connections, {:.1} s per scenario, {}, load generator {}, database: {}, server log: {}",
         args.connections,
         duration.as_secs_f64(),
         if args.pin {
             "server pinned to CPU 0 and load generator to CPU 1"
         } else {
             "not pinned"
+        },
+        if args.busy_poll() {
+            "polling while it waits"
+        } else {
+            "sleeping while it waits"
         },
         if args.database_url.is_some() {
             "postgresql"

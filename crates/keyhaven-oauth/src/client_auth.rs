@@ -2,6 +2,7 @@
 //! (RFC 6749 section 2.3): `client_secret_basic`, `client_secret_post`, and `none` for public
 //! clients, which have no secret and prove themselves with PKCE instead.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use axum::http::{HeaderMap, header};
@@ -135,16 +136,29 @@ fn basic_credentials(value: &str) -> Option<Option<(String, String)>> {
     }
     let decode = || -> Option<(String, String)> {
         let bytes = STANDARD.decode(encoded.trim()).ok()?;
-        let text = String::from_utf8(bytes).ok()?;
-        let (id, secret) = text.split_once(':')?;
-        let unescape = |s: &str| {
-            url::form_urlencoded::parse(format!("v={s}").as_bytes())
-                .next()
-                .map(|(_, v)| v.into_owned())
-        };
-        Some((unescape(id)?, unescape(secret)?))
+        let colon = bytes.iter().position(|&b| b == b':')?;
+        Some((
+            form_decoded(&bytes[..colon])?,
+            form_decoded(&bytes[colon + 1..])?,
+        ))
     };
     Some(decode())
+}
+
+/// One application/x-www-form-urlencoded value: `+` is a space and `%XX` a byte; the
+/// result must be UTF-8.
+fn form_decoded(raw: &[u8]) -> Option<String> {
+    let spaced: Cow<'_, [u8]> = if raw.contains(&b'+') {
+        Cow::Owned(
+            raw.iter()
+                .map(|&b| if b == b'+' { b' ' } else { b })
+                .collect(),
+        )
+    } else {
+        Cow::Borrowed(raw)
+    };
+    let decoded: Cow<'_, [u8]> = percent_encoding::percent_decode(&spaced).into();
+    String::from_utf8(decoded.into_owned()).ok()
 }
 
 #[cfg(test)]
@@ -164,5 +178,16 @@ mod tests {
             basic_credentials(&format!("Basic {}", STANDARD.encode("no-colon"))),
             Some(None)
         );
+        // Only the first colon separates: the secret may hold more.
+        assert_eq!(
+            basic_credentials(&format!("Basic {}", STANDARD.encode("id:a:b&c=d"))),
+            Some(Some(("id".into(), "a:b&c=d".into())))
+        );
+        // A value that decodes to bytes that are not UTF-8 is malformed, not mangled.
+        assert_eq!(
+            basic_credentials(&format!("Basic {}", STANDARD.encode("id:%FF"))),
+            Some(None)
+        );
+        assert_eq!(basic_credentials("basic  "), Some(None));
     }
 }

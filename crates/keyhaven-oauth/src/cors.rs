@@ -18,12 +18,17 @@
 //! the OAuth error as well as the success. A preflight is answered 204 here, the one
 //! status this crate chooses outside `error.rs`: it is no failure.
 
-use axum::extract::{RawPathParams, Request, State};
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use keyhaven_core::AllowedOrigin;
 use keyhaven_store::applications;
+use tower::{Layer, Service};
 
 use crate::state::OAuthState;
 use crate::tenant;
@@ -38,7 +43,7 @@ const ALLOW_HEADERS: &str = "authorization, content-type, x-device-id";
 
 /// Who may read an endpoint's answers from another origin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Policy {
+pub enum Policy {
     /// A public document: any origin.
     Public,
     /// Tokens and credentials: the origins of the tenant's `spa` applications only.
@@ -51,7 +56,7 @@ enum Policy {
 
 /// The policy of an endpoint, by its path under `/t/{tenant}`; `None` for the endpoints
 /// that are never CORS.
-fn policy(path: &str) -> Option<Policy> {
+pub fn policy(path: &str) -> Option<Policy> {
     let spa = |methods, expose| Some(Policy::SpaOrigins { methods, expose });
     match path {
         "/.well-known/openid-configuration" | "/oauth2/jwks" => Some(Policy::Public),
@@ -74,74 +79,124 @@ fn is_registered(origin: &str, registered: &[AllowedOrigin]) -> bool {
     registered.iter().any(|o| o.as_str() == origin)
 }
 
-/// The middleware over the tenant's routes.
-pub async fn cors(
-    State(state): State<OAuthState>,
-    params: Result<RawPathParams, axum::extract::rejection::RawPathParamsRejection>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let Some(policy) = policy(request.uri().path()) else {
-        return next.run(request).await;
-    };
-    let preflight = is_preflight(request.method(), request.headers());
-    match policy {
-        Policy::Public => {
-            let mut response = if preflight {
-                preflight_response()
-            } else {
-                next.run(request).await
-            };
-            let headers = response.headers_mut();
-            headers.insert(
-                header::ACCESS_CONTROL_ALLOW_ORIGIN,
-                HeaderValue::from_static("*"),
-            );
-            if preflight {
-                allow(headers, "GET");
-            }
-            response
-        }
-        Policy::SpaOrigins { methods, expose } => {
-            let slug = params.ok().and_then(|p| {
-                p.iter()
-                    .find(|(name, _)| *name == "tenant")
-                    .map(|(_, value)| value.to_owned())
-            });
-            let allowed = match (request.headers().get(header::ORIGIN), slug) {
-                (Some(origin), Some(slug)) => {
-                    allowed_origin(&state, &slug, origin, request.uri().path()).await
-                }
-                _ => None,
-            };
-            let mut response = if preflight {
-                preflight_response()
-            } else {
-                next.run(request).await
-            };
-            let headers = response.headers_mut();
-            headers.append(header::VARY, HeaderValue::from_static("Origin"));
-            if let Some(origin) = allowed {
-                headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-                if preflight {
-                    allow(headers, methods);
-                } else if let Some(expose) = expose {
-                    headers.insert(
-                        header::ACCESS_CONTROL_EXPOSE_HEADERS,
-                        HeaderValue::from_static(expose),
-                    );
-                }
-            }
-            response
+/// Wraps the methods of one endpoint with its policy, the method-not-allowed answer
+/// included, so that a preflight (`OPTIONS`) is answered here.
+#[derive(Clone)]
+pub struct CorsLayer {
+    state: OAuthState,
+    policy: Policy,
+}
+
+impl CorsLayer {
+    pub fn new(state: OAuthState, policy: Policy) -> Self {
+        Self { state, policy }
+    }
+}
+
+impl<S> Layer<S> for CorsLayer {
+    type Service = Cors<S>;
+
+    fn layer(&self, inner: S) -> Cors<S> {
+        Cors {
+            inner,
+            state: self.state.clone(),
+            policy: self.policy,
         }
     }
+}
+
+#[derive(Clone)]
+pub struct Cors<S> {
+    inner: S,
+    state: OAuthState,
+    policy: Policy,
+}
+
+type Answer = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+impl<S> Service<Request> for Cors<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Answer;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Answer {
+        let preflight = is_preflight(request.method(), request.headers());
+        match self.policy {
+            Policy::Public => {
+                let endpoint = (!preflight).then(|| self.inner.call(request));
+                Box::pin(async move {
+                    let mut response = match endpoint {
+                        Some(endpoint) => endpoint.await?,
+                        None => preflight_response(),
+                    };
+                    let headers = response.headers_mut();
+                    headers.insert(
+                        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                        HeaderValue::from_static("*"),
+                    );
+                    if preflight {
+                        allow(headers, "GET");
+                    }
+                    Ok(response)
+                })
+            }
+            Policy::SpaOrigins { methods, expose } => {
+                // Most requests come from no browser: only those with an Origin are looked up.
+                let asking = request.headers().get(header::ORIGIN).map(|origin| {
+                    (
+                        self.state.clone(),
+                        origin.clone(),
+                        request.uri().path().to_owned(),
+                    )
+                });
+                // Not polled before the origin is decided: the endpoint runs after it.
+                let endpoint = (!preflight).then(|| self.inner.call(request));
+                Box::pin(async move {
+                    let allowed = match asking {
+                        Some((state, origin, path)) => allowed_origin(&state, &origin, &path).await,
+                        None => None,
+                    };
+                    let mut response = match endpoint {
+                        Some(endpoint) => endpoint.await?,
+                        None => preflight_response(),
+                    };
+                    let headers = response.headers_mut();
+                    headers.append(header::VARY, HeaderValue::from_static("Origin"));
+                    if let Some(origin) = allowed {
+                        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+                        if preflight {
+                            allow(headers, methods);
+                        } else if let Some(expose) = expose {
+                            headers.insert(
+                                header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                                HeaderValue::from_static(expose),
+                            );
+                        }
+                    }
+                    Ok(response)
+                })
+            }
+        }
+    }
+}
+
+/// The tenant's slug in a path `/t/{tenant}/...`.
+fn tenant_of(path: &str) -> Option<&str> {
+    path.strip_prefix("/t/")?.split('/').next()
 }
 
 /// The origin to echo, if it is registered on a `spa` application of the tenant. A
 /// tenant that does not exist, or a failed lookup, allows nothing.
 async fn allowed_origin(
     state: &OAuthState,
-    slug: &str,
     origin: &HeaderValue,
     path: &str,
 ) -> Option<HeaderValue> {
@@ -149,7 +204,7 @@ async fn allowed_origin(
         tracing::info!(path, "CORS refused: the Origin header is not ASCII");
         return None;
     };
-    let tenant = tenant::resolve(state, slug).await.ok()?;
+    let tenant = tenant::resolve(state, tenant_of(path)?).await.ok()?;
     let registered = match applications::spa_origins(&state.store, &tenant.id).await {
         Ok(registered) => registered,
         Err(err) => {
@@ -262,6 +317,13 @@ mod tests {
         for (path, expected) in cases {
             assert_eq!(policy(path), expected, "{path}");
         }
+    }
+
+    #[test]
+    fn the_tenant_is_the_path_segment_after_t() {
+        assert_eq!(tenant_of("/t/acme/oauth2/token"), Some("acme"));
+        assert_eq!(tenant_of("/t/acme"), Some("acme"));
+        assert_eq!(tenant_of("/oauth2/token"), None);
     }
 
     #[test]

@@ -4,9 +4,29 @@
 
 use std::collections::HashMap;
 
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, header};
 
 use crate::error::OAuthError;
+
+/// A request's headers and body. Taking the headers as axum's `HeaderMap` extractor would
+/// copy them (it sees the request only by reference); this takes them.
+pub struct Posted {
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl<S: Send + Sync> FromRequest<S> for Posted {
+    type Rejection = <Bytes as FromRequest<S>>::Rejection;
+
+    async fn from_request(mut request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let headers = std::mem::take(request.headers_mut());
+        // The body under the same limit as axum's `Bytes` extractor applies.
+        let body = Bytes::from_request(request, state).await?;
+        Ok(Self { headers, body })
+    }
+}
 
 /// The parameters of an `application/x-www-form-urlencoded` body.
 #[derive(Debug, Default)]

@@ -28,47 +28,61 @@ mod tenant;
 mod token_response;
 
 use axum::Router;
-use axum::middleware;
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 
 pub use state::OAuthState;
 
-pub fn router(state: OAuthState) -> Router {
-    let tenant = Router::new()
-        .route(
+/// Every tenant endpoint, by its path under `/t/{tenant}`.
+fn endpoints() -> Vec<(&'static str, MethodRouter<OAuthState>)> {
+    vec![
+        (
             "/.well-known/openid-configuration",
             get(endpoints::discovery::openid_configuration),
-        )
-        .route("/oauth2/jwks", get(endpoints::jwks::jwks))
-        .route("/oauth2/token", post(endpoints::token::token))
-        .route("/oauth2/revoke", post(endpoints::revoke::revoke))
-        .route(
+        ),
+        ("/oauth2/jwks", get(endpoints::jwks::jwks)),
+        ("/oauth2/token", post(endpoints::token::token)),
+        ("/oauth2/revoke", post(endpoints::revoke::revoke)),
+        (
             "/oauth2/introspect",
             post(endpoints::introspect::introspect),
-        )
-        .route(
+        ),
+        (
             "/oauth2/authorize",
             get(endpoints::authorize::authorize).post(endpoints::authorize::authorize),
-        )
-        .route(
+        ),
+        (
             "/oauth2/userinfo",
             get(endpoints::userinfo::userinfo).post(endpoints::userinfo::userinfo),
-        )
-        .route("/auth/v1/user/signout", post(endpoints::signout::signout))
-        .route(
+        ),
+        ("/auth/v1/user/signout", post(endpoints::signout::signout)),
+        (
             "/login",
             get(endpoints::login::show).post(endpoints::login::submit),
-        )
-        .route(
+        ),
+        (
             "/consent",
             get(endpoints::consent::show).post(endpoints::consent::submit),
-        )
-        .route(
+        ),
+        (
             "/oauth2/logout",
             get(endpoints::end_session::end_session).post(endpoints::end_session::end_session),
-        )
-        .route("/logged-out", get(endpoints::end_session::signed_out));
-    // Last, so that it wraps every route above (cors.rs picks the endpoints it covers).
-    let tenant = tenant.layer(middleware::from_fn_with_state(state.clone(), cors::cors));
-    Router::new().nest("/t/{tenant}", tenant).with_state(state)
+        ),
+        ("/logged-out", get(endpoints::end_session::signed_out)),
+    ]
+}
+
+pub fn router(state: OAuthState) -> Router {
+    // Each endpoint is routed by its full path, not under a router nested at
+    // `/t/{tenant}`: nesting rewrote every request's URI and added service layers that
+    // axum clones for each request. CORS wraps only the endpoints that cors.rs names.
+    endpoints()
+        .into_iter()
+        .fold(Router::new(), |router, (path, methods)| {
+            let methods = match cors::policy(path) {
+                Some(policy) => methods.layer(cors::CorsLayer::new(state.clone(), policy)),
+                None => methods,
+            };
+            router.route(&format!("/t/{{tenant}}{path}"), methods)
+        })
+        .with_state(state)
 }

@@ -15,12 +15,14 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use axum::extract::MatchedPath;
-use axum::http::{HeaderValue, Request, Response};
+use axum::http::{HeaderName, HeaderValue, Request, Response};
 use keyhaven_metrics::{HttpRequest, Metrics};
 use tower::{Layer, Service};
 use tracing::Instrument;
 
-pub const REQUEST_ID: &str = "x-request-id";
+/// A constant, so that inserting it copies nothing (a `&str` name is parsed and allocated
+/// at every insert).
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Which listener the layer wraps: it decides the labels and the span's name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,15 +155,21 @@ fn well_formed(id: &[u8]) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
-/// Unique, not secret: a random per-process prefix (so replicas differ) and a counter.
+/// Unique, not secret: a random per-process prefix (so replicas differ) and a counter, in
+/// 32 hexadecimal digits.
 fn new_request_id() -> HeaderValue {
     static PREFIX: OnceLock<u64> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(0);
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let prefix =
-        PREFIX.get_or_init(|| std::collections::hash_map::RandomState::new().hash_one(0u8));
+        *PREFIX.get_or_init(|| std::collections::hash_map::RandomState::new().hash_one(0u8));
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    HeaderValue::try_from(format!("{prefix:016x}{n:016x}"))
-        .unwrap_or_else(|_| HeaderValue::from_static("0"))
+    let id = (u128::from(prefix) << 64) | u128::from(n);
+    let mut digits = [0u8; 32];
+    for (i, digit) in digits.iter_mut().enumerate() {
+        *digit = HEX[((id >> (4 * (31 - i))) & 0xf) as usize];
+    }
+    HeaderValue::from_bytes(&digits).unwrap_or_else(|_| HeaderValue::from_static("0"))
 }
 
 #[cfg(test)]
@@ -183,7 +191,19 @@ mod tests {
         let a = new_request_id();
         let b = new_request_id();
         assert!(well_formed(a.as_bytes()));
+        assert_eq!(a.len(), 32);
+        assert!(a.as_bytes().iter().all(u8::is_ascii_hexdigit));
         assert_ne!(a, b);
+        // The same prefix, and the counter in the last digits.
+        assert_eq!(a.as_bytes()[..16], b.as_bytes()[..16]);
+        let counter = |id: &HeaderValue| {
+            u64::from_str_radix(
+                id.to_str().expect("ascii").get(16..).expect("32 digits"),
+                16,
+            )
+            .expect("hex")
+        };
+        assert!(counter(&b) > counter(&a));
     }
 
     #[test]

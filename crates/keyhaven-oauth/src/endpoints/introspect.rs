@@ -4,9 +4,7 @@
 //! about other tenants or clients.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use keyhaven_core::Timestamp;
 use keyhaven_core::model::Tenant;
@@ -19,15 +17,14 @@ use tracing::Instrument;
 use crate::access_token;
 use crate::client_auth::{self, Client, Method};
 use crate::error::{self, OAuthError};
-use crate::form::Params;
+use crate::form::{Params, Posted};
 use crate::state::OAuthState;
 use crate::tenant;
 
 pub async fn introspect(
     State(state): State<OAuthState>,
     Path(slug): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    Posted { headers, body }: Posted,
 ) -> Result<Response, OAuthError> {
     let span = tracing::info_span!(
         "introspect",

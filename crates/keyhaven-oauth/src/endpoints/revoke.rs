@@ -7,9 +7,7 @@
 //! client, which is left alone (design.md §4.4), so the answer tells nothing about
 //! tokens the caller does not hold.
 
-use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use keyhaven_core::Timestamp;
 use keyhaven_core::model::Tenant;
@@ -21,15 +19,14 @@ use tracing::Instrument;
 use crate::access_token;
 use crate::client_auth::{self, Client};
 use crate::error::{self, OAuthError};
-use crate::form::Params;
+use crate::form::{Params, Posted};
 use crate::state::OAuthState;
 use crate::tenant;
 
 pub async fn revoke(
     State(state): State<OAuthState>,
     Path(slug): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    Posted { headers, body }: Posted,
 ) -> Result<Response, OAuthError> {
     let span = tracing::info_span!(
         "revoke",

@@ -16,7 +16,6 @@
 //! for any other reason is not.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
@@ -32,6 +31,7 @@ use tracing::Instrument;
 
 use crate::access_token::{self, Claims};
 use crate::error::{self, SignOutError};
+use crate::form::Posted;
 use crate::request_headers;
 use crate::state::OAuthState;
 use crate::tenant;
@@ -41,8 +41,7 @@ const INVALID_TOKEN: &str = "the access token is invalid or was revoked";
 pub async fn signout(
     State(state): State<OAuthState>,
     Path(slug): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    Posted { headers, body }: Posted,
 ) -> Result<Response, SignOutError> {
     let span = tracing::info_span!(
         "signout",

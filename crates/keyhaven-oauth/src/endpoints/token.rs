@@ -2,15 +2,13 @@
 //! the grant named by `grant_type`.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
 
 use crate::client_auth;
 use crate::error::{self, ErrorCode, OAuthError};
-use crate::form::Params;
+use crate::form::{Params, Posted};
 use crate::grants;
 use crate::request_headers;
 use crate::state::OAuthState;
@@ -19,8 +17,7 @@ use crate::tenant;
 pub async fn token(
     State(state): State<OAuthState>,
     Path(slug): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    Posted { headers, body }: Posted,
 ) -> Result<Response, OAuthError> {
     let span = tracing::info_span!(
         "token",

@@ -4,7 +4,6 @@
 //! `email` for the address.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
@@ -16,6 +15,7 @@ use tracing::Instrument;
 
 use crate::access_token;
 use crate::error::{self, BearerError};
+use crate::form::Posted;
 use crate::request_headers;
 use crate::state::OAuthState;
 use crate::tenant;
@@ -23,8 +23,7 @@ use crate::tenant;
 pub async fn userinfo(
     State(state): State<OAuthState>,
     Path(slug): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    Posted { headers, body }: Posted,
 ) -> Result<Response, BearerError> {
     let span = tracing::info_span!(
         "userinfo",
