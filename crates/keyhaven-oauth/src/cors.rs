@@ -188,11 +188,6 @@ where
     }
 }
 
-/// The tenant's slug in a path `/t/{tenant}/...`.
-fn tenant_of(path: &str) -> Option<&str> {
-    path.strip_prefix("/t/")?.split('/').next()
-}
-
 /// The origin to echo, if it is registered on a `spa` application of the tenant. A
 /// tenant that does not exist, or a failed lookup, allows nothing.
 async fn allowed_origin(
@@ -204,7 +199,9 @@ async fn allowed_origin(
         tracing::info!(path, "CORS refused: the Origin header is not ASCII");
         return None;
     };
-    let tenant = tenant::resolve(state, tenant_of(path)?).await.ok()?;
+    let tenant = tenant::resolve(state, tenant::slug_in_path(path)?)
+        .await
+        .ok()?;
     let registered = match applications::spa_origins(&state.store, &tenant.id).await {
         Ok(registered) => registered,
         Err(err) => {
@@ -317,13 +314,6 @@ mod tests {
         for (path, expected) in cases {
             assert_eq!(policy(path), expected, "{path}");
         }
-    }
-
-    #[test]
-    fn the_tenant_is_the_path_segment_after_t() {
-        assert_eq!(tenant_of("/t/acme/oauth2/token"), Some("acme"));
-        assert_eq!(tenant_of("/t/acme"), Some("acme"));
-        assert_eq!(tenant_of("/oauth2/token"), None);
     }
 
     #[test]

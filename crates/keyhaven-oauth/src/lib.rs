@@ -31,6 +31,7 @@ use axum::Router;
 use axum::routing::{MethodRouter, get, post};
 
 pub use state::OAuthState;
+pub use tenant::slug_in_path;
 
 /// Every tenant endpoint, by its path under `/t/{tenant}`.
 fn endpoints() -> Vec<(&'static str, MethodRouter<OAuthState>)> {
