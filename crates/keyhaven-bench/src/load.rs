@@ -193,6 +193,17 @@ pub struct Load {
 impl Load {
     /// Opens the scenario's connections, warms up for a fifth of the time, then measures.
     pub async fn run(self, name: &'static str, scenario: &dyn Scenario) -> Outcome {
+        self.run_signalling(name, scenario, None).await
+    }
+
+    /// [`Load::run`], telling `measuring` when the measurement starts: a second load that
+    /// must run entirely alongside this one's measurement waits for it.
+    pub async fn run_signalling(
+        self,
+        name: &'static str,
+        scenario: &dyn Scenario,
+        measuring: Option<tokio::sync::oneshot::Sender<()>>,
+    ) -> Outcome {
         let Load {
             connections,
             duration,
@@ -213,6 +224,9 @@ impl Load {
         }
         // Warm-up: connections open, caches fill.
         let (open, _) = drive(open, duration / 5, busy_poll).await;
+        if let Some(measuring) = measuring {
+            let _ = measuring.send(());
+        }
         proc::reset_peak_rss(server_pid);
         let cpu = proc::cpu(server_pid);
         let start = Instant::now();

@@ -348,12 +348,27 @@ async fn run(
                 .await,
         );
         // Hashing must not starve the runtime: client_credentials alone, then with
-        // sign-ins running at the same time from a second load generator.
+        // sign-ins running at the same time from a second load generator. The sign-ins
+        // take seconds to open their connections and warm up: client_credentials starts
+        // when their measurement does, which lasts as long as its warm-up and measurement
+        // together, so that all of its measured time has sign-ins beside it.
         let tokens = target.client_credentials(&client);
         let alone = load.run("client_credentials alone", &tokens).await;
-        let (with, sign_ins) = tokio::join!(
-            load.run("client_credentials with sign-ins", &tokens),
-            load.run("password_sign_in with client_credentials", &sign_in),
+        let (measuring, measured) = tokio::sync::oneshot::channel();
+        let signing_in = load::Load {
+            duration: load.duration + load.duration / 5,
+            ..load
+        };
+        let (sign_ins, with) = tokio::join!(
+            signing_in.run_signalling(
+                "password_sign_in with client_credentials",
+                &sign_in,
+                Some(measuring)
+            ),
+            async {
+                let _ = measured.await;
+                load.run("client_credentials with sign-ins", &tokens).await
+            },
         );
         starvation = Some(report::Starvation {
             alone,
