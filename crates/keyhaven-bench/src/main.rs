@@ -60,7 +60,7 @@ struct Args {
     /// The load generator polls for answers while it waits for them, instead of sleeping
     /// until the kernel wakes it: over loopback the server's send wakes the receiving
     /// thread, and on a virtual machine that wake-up (an inter-processor interrupt) took
-    /// a fifth of the server's time per client_credentials request, a cost that a client
+    /// about a sixth of the server's time per client_credentials request, a cost that a client
     /// on another machine does not put on the server. On by default when pinned (the
     /// load generator then has a CPU of its own to spend); `--busy-poll false` to sleep.
     #[arg(long, action = clap::ArgAction::Set)]

@@ -161,12 +161,10 @@ fn new_request_id() -> HeaderValue {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     // Formatted in place rather than into a String per request.
     let mut digits = [0u8; 32];
-    match write!(&mut digits[..], "{prefix:016x}{n:016x}") {
-        Ok(()) => {
-            HeaderValue::from_bytes(&digits).unwrap_or_else(|_| HeaderValue::from_static("0"))
-        }
-        Err(_) => HeaderValue::from_static("0"),
-    }
+    write!(&mut digits[..], "{prefix:016x}{n:016x}")
+        .ok()
+        .and_then(|()| HeaderValue::from_bytes(&digits).ok())
+        .unwrap_or_else(|| HeaderValue::from_static("0"))
 }
 
 #[cfg(test)]

@@ -167,8 +167,9 @@ fn lower_priority() {
         };
         // SCHED_IDLE, for the wake-ups: a runtime thread that wakes takes the core from a
         // SCHED_IDLE thread at once, while at nice 19 it could wait for the hash's slice
-        // to end. client_credentials' p99 with sign-ins running went from 1.58-1.71x to
-        // 1.03-1.13x of its p99 alone (bench, SQLite, one core), at the same sign-in rate.
+        // to end. Bench, SQLite, one core, sign-ins running all along client_credentials'
+        // measurement: its p99 1.07x of its p99 alone, the sign-ins getting the gaps (8 %
+        // of the argon2id rate while the core is saturated).
         let idle = set_thread_priority_and_policy(
             thread_native_id(),
             ThreadPriority::Min,
