@@ -11,6 +11,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::busy_poll::BusyPoll;
 use crate::proc;
 use crate::signing::{Cost, Rates};
 
@@ -186,7 +187,8 @@ pub struct Load {
     pub duration: Duration,
     /// The server process, whose CPU time and peak RSS each scenario reports.
     pub server_pid: u32,
-    /// Poll for answers rather than sleep until one comes (`--busy-poll`).
+    /// Poll for answers while they come fast rather than sleep until one comes
+    /// (`--busy-poll`, [`BusyPoll`]).
     pub busy_poll: bool,
 }
 
@@ -274,12 +276,14 @@ async fn drive(
     busy_poll: bool,
 ) -> (Vec<Box<dyn Connection>>, Vec<Driven>) {
     let deadline = Instant::now() + duration;
-    if busy_poll {
-        tokio::spawn(poll_until(deadline));
+    let poll = busy_poll.then(BusyPoll::new);
+    if let Some(poll) = &poll {
+        tokio::spawn(Arc::clone(poll).until(deadline));
     }
     let tasks: Vec<_> = connections
         .into_iter()
         .map(|mut connection| {
+            let poll = poll.clone();
             tokio::spawn(async move {
                 let mut driven = Driven {
                     errors: 0,
@@ -288,8 +292,13 @@ async fn drive(
                 };
                 while Instant::now() < deadline {
                     let started = Instant::now();
-                    match connection.iterate().await {
-                        Ok(()) => driven.latencies.push(started.elapsed()),
+                    let outcome = connection.iterate().await;
+                    let ended = Instant::now();
+                    if let Some(poll) = &poll {
+                        poll.ended(ended);
+                    }
+                    match outcome {
+                        Ok(()) => driven.latencies.push(ended - started),
                         Err(failure) => {
                             driven.errors += 1;
                             driven.first_error.get_or_insert(failure);
@@ -309,15 +318,6 @@ async fn drive(
         }
     }
     (connections, results)
-}
-
-/// Keeps the runtime's thread awake until `deadline`: a task that yields is run again
-/// only after the runtime has checked for I/O without blocking, so while connections
-/// wait, the thread polls for their answers instead of sleeping in `epoll_wait`.
-async fn poll_until(deadline: Instant) {
-    while Instant::now() < deadline {
-        tokio::task::yield_now().await;
-    }
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@
 //! fail it.
 
 mod browser;
+mod busy_poll;
 mod grpc;
 mod load;
 mod pin;
@@ -57,12 +58,14 @@ struct Args {
     /// On by default when the machine has two CPUs or more; `--pin false` to share them.
     #[arg(long, action = clap::ArgAction::Set, default_value_t = pin::available())]
     pin: bool,
-    /// The load generator polls for answers while it waits for them, instead of sleeping
-    /// until the kernel wakes it: over loopback the server's send wakes the receiving
-    /// thread, and on a virtual machine that wake-up (an inter-processor interrupt) took
-    /// about a sixth of the server's time per client_credentials request, a cost that a client
-    /// on another machine does not put on the server. On by default when pinned (the
-    /// load generator then has a CPU of its own to spend); `--busy-poll false` to sleep.
+    /// While answers come close together (iterations ending within 50 us of each other),
+    /// the load generator polls for the next one instead of sleeping until the kernel
+    /// wakes it: over loopback the server's send wakes the receiving thread, and on a
+    /// virtual machine that wake-up (an inter-processor interrupt) took about a sixth of
+    /// the server's time per client_credentials request, a cost that a client on another
+    /// machine does not put on the server. When answers come sparsely it sleeps, leaving
+    /// its CPU to PostgreSQL. On by default when pinned; `--busy-poll false` to always
+    /// sleep.
     #[arg(long, action = clap::ArgAction::Set)]
     busy_poll: Option<bool>,
     /// Tenants of the tenant-scale scenario, three service applications each (`--quick`:
@@ -476,7 +479,7 @@ fn args_summary(args: &Args, duration: Duration) -> String {
             "not pinned"
         },
         if args.busy_poll() {
-            "polling while it waits"
+            "polling while answers come fast"
         } else {
             "sleeping while it waits"
         },
