@@ -17,10 +17,11 @@ use tokio::sync::{Semaphore, oneshot};
 
 /// How much nicer the hashing threads are than the process: the lowest priority (nice 19,
 /// scheduler weight 15 against the runtime's 1024). A hashing thread gets the whole of a
-/// core the runtime does not want and about 1.5 % of one it does. At nice 10 (weight
-/// 110) the scheduler let a hash run whole slices ahead of a runtime thread that had
-/// used more than its share, and client_credentials' p99 with sign-ins running went from
-/// ~1.6x to ~2.2x of its p99 alone, for the same sign-in rate (bench, SQLite, one core).
+/// core the runtime does not want and about 1.5 % of one it does. This is the fallback
+/// where SCHED_IDLE is refused: at nice 19 a runtime thread that wakes may still wait for
+/// the hash's slice. (Nice 10 measured worse than 19, ~2.2x against ~1.6x of
+/// client_credentials' p99 alone, but with the bench's early starvation check, which
+/// overlapped the two loads only in part; not measured again since.)
 const HASHING_NICE: i32 = 19;
 
 /// How long a hashing thread waits for the next job before it gives its memory back: a
