@@ -5,7 +5,7 @@
 //! interrupt) is charged to the server. A thread that polls has nothing to wake. But a
 //! thread that polls all the time also takes its CPU from whatever else needs it, and
 //! PostgreSQL, which has no core of its own here, does: polling throughout put the
-//! PostgreSQL code flow at 18-20 % of its limit against 32 % sleeping. So the load
+//! PostgreSQL code flow at 14-20 % of its limit against 23-32 % sleeping. So the load
 //! generator polls only while iterations keep ending close together, as the kernel's
 //! own busy polling does (`net.core.busy_poll`), and sleeps when they come sparsely.
 
