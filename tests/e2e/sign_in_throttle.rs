@@ -5,9 +5,13 @@
 
 use std::time::Duration;
 
+use keyhaven_core::throttle::{Admission, Counter, ThrottleKey};
+use keyhaven_core::{Clock, TenantId};
+use keyhaven_store::sign_in_throttle;
 use keyhaven_tests::{Backend, TestApp, on_both_backends};
 use openidconnect::PkceCodeChallenge;
 use reqwest::StatusCode;
+use sea_orm::{ConnectionTrait, Statement};
 
 use crate::oidc_support::{
     Browser, Client, Form, PASSWORD, WEB, acme, authorize_url, client, param, redirect_params,
@@ -19,6 +23,7 @@ on_both_backends!(
     one_address_is_throttled_across_many_usernames_whatever_x_forwarded_for_says,
     a_successful_sign_in_forgets_the_usernames_failures,
     concurrent_failures_are_all_counted_and_no_more_than_the_limit_are_verified,
+    a_success_hands_back_only_its_own_attempt_when_others_were_admitted_meanwhile,
 );
 
 const WRONG: &str = "not the password at all";
@@ -348,4 +353,106 @@ async fn concurrent_failures_are_all_counted_and_no_more_than_the_limit_are_veri
         .await
         .assert_throttled(60);
     app.stop().await;
+}
+
+/// The store's side of a success that raced other attempts on its address: the
+/// compare-and-set of the success misses on the address (its counter moved), and the
+/// counter is redone under its lock. Driven through the store, since over HTTP the
+/// interleaving cannot be chosen.
+async fn a_success_hands_back_only_its_own_attempt_when_others_were_admitted_meanwhile(
+    backend: Backend,
+) {
+    let (app, _) = acme(backend).await;
+    let store = keyhaven_store::Store::connect(&app.database.url)
+        .await
+        .expect("connect");
+    let tenant = keyhaven_store::tenants::find_by_slug(
+        &store,
+        &keyhaven_core::Slug::parse("acme").expect("slug"),
+    )
+    .await
+    .expect("query")
+    .expect("tenant")
+    .id;
+    let address = ThrottleKey::address("203.0.113.7".parse().expect("ip"));
+    let alice = [ThrottleKey::username("alice"), address.clone()];
+    let bob = [ThrottleKey::username("bob"), address.clone()];
+    let now = app.clock.now();
+    let admit = |keys| admitted(&store, &tenant, keys, now);
+
+    // Alone, a success forgets the username and gives the address its attempt back.
+    let counted = admit(&alice).await;
+    assert_eq!(counters(&app, &tenant, &alice).await, [Some(1), Some(1)]);
+    sign_in_throttle::succeeded(&store, &tenant, &alice, &counted)
+        .await
+        .expect("succeeded");
+    assert_eq!(counters(&app, &tenant, &alice).await, [None, Some(0)]);
+
+    // Bob's attempt is admitted between Alice's admission and her success: the address
+    // keeps Bob's, and Alice's username is forgotten all the same.
+    let counted = admit(&alice).await;
+    admit(&bob).await;
+    assert_eq!(counters(&app, &tenant, &alice).await, [Some(1), Some(2)]);
+    sign_in_throttle::succeeded(&store, &tenant, &alice, &counted)
+        .await
+        .expect("succeeded");
+    assert_eq!(counters(&app, &tenant, &alice).await, [None, Some(1)]);
+    assert_eq!(counters(&app, &tenant, &bob).await, [Some(1), Some(1)]);
+
+    // A success after the username's counter moved (another attempt on it, admitted and
+    // failed) still forgets it.
+    let counted = admit(&alice).await;
+    admit(&alice).await;
+    sign_in_throttle::succeeded(&store, &tenant, &alice, &counted)
+        .await
+        .expect("succeeded");
+    assert_eq!(counters(&app, &tenant, &alice).await, [None, Some(2)]);
+    store.close().await;
+    app.stop().await;
+}
+
+/// The counters an attempt admitted against `keys` wrote; it must not lock anything.
+async fn admitted(
+    store: &keyhaven_store::Store,
+    tenant: &TenantId,
+    keys: &[ThrottleKey],
+    now: keyhaven_core::Timestamp,
+) -> Vec<Counter> {
+    match sign_in_throttle::admit(store, tenant, keys, now)
+        .await
+        .expect("admit")
+    {
+        Admission::Admitted { counters, lock } => {
+            assert_eq!(lock, None);
+            counters
+        }
+        Admission::Refused(wait) => panic!("refused: {wait:?}"),
+    }
+}
+
+/// The stored failures of each key, `None` for a key without a row.
+async fn counters(app: &TestApp, tenant: &TenantId, keys: &[ThrottleKey]) -> Vec<Option<i64>> {
+    let db = sea_orm::Database::connect(app.database.url.as_str())
+        .await
+        .expect("connect");
+    let backend = db.get_database_backend();
+    let mut found = Vec::new();
+    for key in keys {
+        let row = db
+            .query_one_raw(Statement::from_sql_and_values(
+                backend,
+                match backend {
+                    sea_orm::DbBackend::Postgres => {
+                        "SELECT failures FROM sign_in_throttles WHERE tenant_id = $1 AND key_digest = $2"
+                    }
+                    _ => "SELECT failures FROM sign_in_throttles WHERE tenant_id = ? AND key_digest = ?",
+                },
+                [tenant.as_str().into(), key.digest().into()],
+            ))
+            .await
+            .expect("query");
+        found.push(row.map(|row| row.try_get::<i64>("", "failures").expect("failures")));
+    }
+    db.close().await.expect("close");
+    found
 }
