@@ -157,6 +157,34 @@ impl Outcome {
         }
     }
 
+    /// Several runs of one scenario as one: their iterations, time and CPU added up,
+    /// their peak RSS the highest.
+    pub fn combined(name: &'static str, parts: Vec<Outcome>) -> Self {
+        let mut whole = Outcome {
+            name,
+            successes: 0,
+            errors: 0,
+            first_error: None,
+            elapsed: Duration::ZERO,
+            latencies: Vec::new(),
+            limit: None,
+            limit_drift: None,
+            server_cpu: Duration::ZERO,
+            peak_rss_kib: None,
+        };
+        for part in parts {
+            whole.successes += part.successes;
+            whole.errors += part.errors;
+            whole.first_error = whole.first_error.or(part.first_error);
+            whole.elapsed += part.elapsed;
+            whole.latencies.extend(part.latencies);
+            whole.server_cpu += part.server_cpu;
+            whole.peak_rss_kib = whole.peak_rss_kib.max(part.peak_rss_kib);
+        }
+        whole.latencies.sort_unstable();
+        whole
+    }
+
     /// Holds the scenario against the rate of another, `what` (a trivial endpoint).
     pub fn limited_by_outcome(mut self, what: &Outcome) -> Self {
         if what.successes > 0 {
@@ -338,6 +366,36 @@ mod tests {
             es256_verify: rate,
             argon2id_verify: rate,
         }
+    }
+
+    fn ran(successes: u64, seconds: u64, latency_ms: &[u64]) -> Outcome {
+        Outcome {
+            successes,
+            elapsed: Duration::from_secs(seconds),
+            latencies: latency_ms
+                .iter()
+                .copied()
+                .map(Duration::from_millis)
+                .collect(),
+            server_cpu: Duration::from_secs(seconds),
+            peak_rss_kib: Some(seconds * 100),
+            ..Outcome::not_run("part", "not run".into())
+        }
+    }
+
+    #[test]
+    fn combined_runs_add_up_and_keep_every_latency_in_order() {
+        let whole = Outcome::combined("whole", vec![ran(30, 1, &[5, 1]), ran(10, 3, &[3])]);
+        assert_eq!(
+            whole.rate(),
+            10.0,
+            "40 iterations in 4 s, not the mean of 30 and 3.3"
+        );
+        assert_eq!(whole.errors, 2);
+        assert_eq!(whole.server_cpu, Duration::from_secs(4));
+        assert_eq!(whole.peak_rss_kib, Some(300));
+        let ms: Vec<_> = whole.latencies.iter().map(Duration::as_millis).collect();
+        assert_eq!(ms, [1, 3, 5]);
     }
 
     #[test]

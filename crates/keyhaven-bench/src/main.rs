@@ -34,6 +34,11 @@ use crate::browser::Browser;
 use crate::load::{Load, Outcome};
 use crate::signing::{Cost, Rates};
 
+/// Rounds of one tenant and of random tenants that the tenant-scale scenario alternates,
+/// each a tenth of a scenario's time: the shorter the rounds, the less of the
+/// machine's drift falls between a round and the next.
+const SCALE_ROUNDS: u32 = 10;
+
 #[derive(Debug, Parser)]
 #[command(about = "Keyhaven load benchmark")]
 struct Args {
@@ -424,23 +429,36 @@ async fn run(
             pin::process_to(server_pid, [server::SERVER_CPU]);
         }
         let tenants = tenants?;
-        // One tenant again, just before: the machine drifts over a long run.
-        let one = load
-            .run(
-                "client_credentials, one tenant",
-                &target.client_credentials(&client),
-            )
-            .await
-            .limited_by(rates, Cost::ACCESS_TOKEN);
         // Every application once, so that what follows measures warm caches (as a
         // server that has been up a while has them); the pass's own rate is the cold one.
         let first_touch = tenants.first_touch(&client, args.connections).await?;
-        let random = load
-            .run(
-                "client_credentials, random tenant",
-                &tenants.random_client_credentials(&client),
-            )
-            .await
+        // One tenant and random tenants in alternating short rounds, each pair in the
+        // other order from the last: the machine's speed drifts by more than the
+        // difference measured, and two long phases in a row would measure the drift.
+        let (one_tenant, random_tenant) = (
+            tenants.one_tenant_client_credentials(&client),
+            tenants.random_client_credentials(&client),
+        );
+        let round = Load {
+            duration: load.duration / SCALE_ROUNDS,
+            ..load
+        };
+        let (mut ones, mut randoms, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+        for index in 0..SCALE_ROUNDS {
+            let (one, random) = if index % 2 == 0 {
+                let one = round.run("one", &one_tenant).await;
+                (one, round.run("random", &random_tenant).await)
+            } else {
+                let random = round.run("random", &random_tenant).await;
+                (round.run("one", &one_tenant).await, random)
+            };
+            ratios.push(random.rate() / one.rate().max(f64::MIN_POSITIVE));
+            ones.push(one);
+            randoms.push(random);
+        }
+        let one = Outcome::combined("client_credentials, one tenant", ones)
+            .limited_by(rates, Cost::ACCESS_TOKEN);
+        let random = Outcome::combined("client_credentials, random tenant", randoms)
             .limited_by(rates, Cost::ACCESS_TOKEN);
         scale = Some(report::Scale {
             tenants: tenants.count,
@@ -448,6 +466,7 @@ async fn run(
             provisioning: tenants.took,
             first_touch,
             ratio: random.rate() / one.rate().max(f64::MIN_POSITIVE),
+            rounds: ratios,
             before_kib,
             after_kib: proc::status_kib(server_pid, "VmRSS"),
         });

@@ -24,8 +24,10 @@ pub struct Scale {
     pub provisioning: Duration,
     /// The pass that asked each application once, with cold caches.
     pub first_touch: Duration,
-    /// Random application against one tenant, with warm caches.
+    /// Random application against one tenant, with warm caches, over all rounds.
     pub ratio: f64,
+    /// The same, round by round.
+    pub rounds: Vec<f64>,
     pub before_kib: Option<u64>,
     pub after_kib: Option<u64>,
 }
@@ -146,13 +148,20 @@ pub fn print(setup: &str, rates: &Rates, results: &Results) {
             "tenant scale: {} tenants of {} applications each, provisioned over gRPC in {:.1} s \
              ({:.0} tenants/s); a first request to each application (caches cold) at {:.0}/s; \
              then client_credentials at a random application: {:.1} % of the one-tenant \
-             rate; server RSS {} -> {} MiB{}",
+             rate ({} rounds of each in alternation: {} %); server RSS {} -> {} MiB{}",
             scale.tenants,
             scale.applications / scale.tenants.max(1),
             scale.provisioning.as_secs_f64(),
             scale.tenants as f64 / scale.provisioning.as_secs_f64(),
             scale.applications as f64 / scale.first_touch.as_secs_f64().max(f64::MIN_POSITIVE),
             100.0 * scale.ratio,
+            scale.rounds.len(),
+            scale
+                .rounds
+                .iter()
+                .map(|r| format!("{:.1}", 100.0 * r))
+                .collect::<Vec<_>>()
+                .join(" / "),
             mib(scale.before_kib),
             mib(scale.after_kib),
             match (scale.before_kib, scale.after_kib) {
