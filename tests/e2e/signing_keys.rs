@@ -20,6 +20,7 @@ on_both_backends!(
     a_new_tenant_has_an_active_and_a_next_key_of_each_algorithm_with_public_jwks_only,
     rotation_promotes_next_retires_active_for_the_longest_lifetime_and_publishes_a_new_next,
     a_retired_key_leaves_jwks_once_what_it_signed_has_expired,
+    the_served_jwks_drops_a_retired_key_when_its_publication_ends_not_when_the_cache_would,
     concurrent_rotations_leave_one_active_and_one_next_key,
     private_keys_are_stored_sealed_to_their_tenant_and_kid,
     signing_keys_are_reached_only_with_their_permission_through_their_own_tenant,
@@ -322,6 +323,49 @@ async fn a_retired_key_leaves_jwks_once_what_it_signed_has_expired(backend: Back
             .collect()
     );
     store.close().await;
+    app.stop().await;
+}
+
+/// The kids the public runtime serves at the tenant's JWKS endpoint.
+async fn served_kids(app: &TestApp, slug: &str) -> BTreeSet<String> {
+    let jwks: serde_json::Value = reqwest::get(format!("{}/t/{slug}/oauth2/jwks", app.public_url))
+        .await
+        .expect("jwks")
+        .json()
+        .await
+        .expect("json");
+    jwks["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .map(|k| k["kid"].as_str().expect("kid").to_owned())
+        .collect()
+}
+
+async fn the_served_jwks_drops_a_retired_key_when_its_publication_ends_not_when_the_cache_would(
+    backend: Backend,
+) {
+    let app = TestApp::spawn(backend).await;
+    // Tokens of a minute: the retired key is published for a minute, much less than the
+    // public runtime keeps a tenant's entry (and its keys) cached.
+    create_tenant_with_lifetimes(&app, "acme", 60, 60).await;
+    let rotated = rotate(&app, "acme", "ES256").await;
+    let retired = only(&rotated, "ES256", pb::SigningKeyState::Retired).clone();
+    let until = millis(retired.publish_until_time).expect("publish_until");
+    assert!(
+        served_kids(&app, "acme").await.contains(&retired.kid),
+        "served, and now cached, until its publication ends"
+    );
+
+    let now = app.clock.now().unix_millis();
+    app.clock
+        .advance(Duration::from_millis(u64::try_from(until - now - 1).expect("ahead")));
+    assert!(served_kids(&app, "acme").await.contains(&retired.kid));
+
+    app.clock.advance(Duration::from_millis(1));
+    let served = served_kids(&app, "acme").await;
+    assert!(!served.contains(&retired.kid), "{served:?}");
+    assert_eq!(served.len(), 6, "the live keys stay: {served:?}");
     app.stop().await;
 }
 

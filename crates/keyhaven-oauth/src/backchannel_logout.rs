@@ -15,6 +15,7 @@ use keyhaven_store::logout_deliveries::{self, Claimed, Outcome};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
+use crate::error::OAuthError;
 use crate::logout_token;
 use crate::state::OAuthState;
 
@@ -155,12 +156,22 @@ impl Deliverer {
     }
 
     async fn token(&self, claimed: &Claimed, now: Timestamp) -> Result<String, String> {
-        let keys = self
+        let unloaded =
+            |e: OAuthError| format!("could not load the signing keys: {}", e.description);
+        let cached = self
             .state
-            .keys
-            .for_tenant(&self.state.store, &claimed.tenant, now)
+            .tenants
+            .find(&self.state.store, &claimed.tenant.slug, now)
             .await
-            .map_err(|e| format!("could not load the signing keys: {}", e.description))?;
+            .map_err(unloaded)?
+            // A slug names one tenant at a time: another id means the claimed tenant was
+            // deleted and its slug taken again.
+            .filter(|cached| cached.id == claimed.tenant.id)
+            .ok_or("the tenant no longer exists")?;
+        let keys = cached
+            .keys(&self.state.store, now)
+            .await
+            .map_err(unloaded)?;
         let signer = keys
             .signer(claimed.application.id_token_signed_response_alg)
             .map_err(|e| format!("no signing key: {}", e.description))?;

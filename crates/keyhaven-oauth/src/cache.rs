@@ -1,6 +1,6 @@
 //! What every public request would otherwise read from the database: the tenant by slug,
-//! the client with its live secret digests and redirect URIs, and the tenant's parsed
-//! keys.
+//! with its parsed keys once a request has needed them (`keys`), and the client with its
+//! live secret digests and redirect URIs.
 //!
 //! Freshness: the control plane announces every change of these
 //! (`keyhaven_store::changes`), and [`follow_changes`] drops the affected entries. In the
@@ -19,17 +19,19 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hash};
+use std::ops::Deref;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
+use keyhaven_core::kek::KeyEncryptionKey;
 use keyhaven_core::model::{Application, RegisteredRedirectUri, Tenant};
 use keyhaven_core::{ClientId, SecretDigest, Slug, TenantId, Timestamp};
 use keyhaven_store::changes::Change;
 use keyhaven_store::{Store, applications, redirect_uris, tenants};
 
 use crate::error::OAuthError;
-use crate::keys::KeyCache;
+use crate::keys::{KeySlot, TenantKeys};
 
 /// The longest an entry is served before it is read again, whatever was announced.
 /// Each key expires up to a tenth earlier, by a fixed amount of its own, so entries
@@ -128,14 +130,14 @@ impl<K: Eq + Hash, V: Clone> Bounded<K, V> {
         entries.remove(key);
     }
 
-    pub fn remove_where(&self, mut doomed: impl FnMut(&K) -> bool) {
+    pub fn remove_where(&self, mut doomed: impl FnMut(&K, &V) -> bool) {
         let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
         self.generation.fetch_add(1, Ordering::AcqRel);
-        entries.retain(|k, _| !doomed(k));
+        entries.retain(|k, e| !doomed(k, &e.value));
     }
 
     pub fn clear(&self) {
-        self.remove_where(|_| true);
+        self.remove_where(|_, _| true);
     }
 
     pub fn len(&self) -> usize {
@@ -163,28 +165,51 @@ impl<V> Entry<V> {
     }
 }
 
+/// A tenant as the cache holds it: the row, which it dereferences to (requests only read
+/// it), and the tenant's keys.
+pub struct CachedTenant {
+    tenant: Tenant,
+    keys: KeySlot,
+}
+
+impl Deref for CachedTenant {
+    type Target = Tenant;
+
+    fn deref(&self) -> &Tenant {
+        &self.tenant
+    }
+}
+
+impl CachedTenant {
+    /// The tenant's keys, read and kept by the first request that needs them.
+    pub async fn keys(&self, store: &Store, now: Timestamp) -> Result<Arc<TenantKeys>, OAuthError> {
+        self.keys.get(store, &self.tenant, now).await
+    }
+}
+
 /// Tenants by slug.
 pub struct TenantCache {
-    known: Bounded<Slug, Arc<Tenant>>,
+    /// Opens the sealed private keys of every tenant.
+    kek: Arc<KeyEncryptionKey>,
+    known: Bounded<Slug, Arc<CachedTenant>>,
     unknown: Bounded<Slug, ()>,
 }
 
-impl Default for TenantCache {
-    fn default() -> Self {
+impl TenantCache {
+    pub fn new(kek: Arc<KeyEncryptionKey>) -> Self {
         Self {
+            kek,
             known: Bounded::new(MAX_TENANTS),
             unknown: Bounded::new(MAX_UNKNOWN),
         }
     }
-}
 
-impl TenantCache {
     pub async fn find(
         &self,
         store: &Store,
         slug: &Slug,
         now: Timestamp,
-    ) -> Result<Option<Arc<Tenant>>, OAuthError> {
+    ) -> Result<Option<Arc<CachedTenant>>, OAuthError> {
         if let Some(tenant) = self.known.get(slug, now) {
             return Ok(Some(tenant));
         }
@@ -194,7 +219,10 @@ impl TenantCache {
         let (known, unknown) = (self.known.ticket(), self.unknown.ticket());
         match tenants::find_by_slug(store, slug).await? {
             Some(tenant) => {
-                let tenant = Arc::new(tenant);
+                let tenant = Arc::new(CachedTenant {
+                    tenant,
+                    keys: KeySlot::new(self.kek.clone()),
+                });
                 self.known
                     .insert(known, slug.clone(), tenant.clone(), now, None);
                 Ok(Some(tenant))
@@ -209,6 +237,12 @@ impl TenantCache {
     fn forget(&self, slug: &Slug) {
         self.known.remove(slug);
         self.unknown.remove(slug);
+    }
+
+    /// The tenant's entry, keys and all: a scan of the map, which only a change of a
+    /// tenant's keys needs (the change names the tenant by id).
+    fn forget_keys_of(&self, tenant: &TenantId) {
+        self.known.remove_where(|_, cached| cached.id == *tenant);
     }
 }
 
@@ -274,8 +308,8 @@ impl ClientCache {
 
     /// Every client of `tenant`: a scan of the map, which only tenant changes need.
     fn forget_tenant(&self, tenant: &TenantId) {
-        self.known.remove_where(|(t, _)| t == tenant);
-        self.unknown.remove_where(|(t, _)| t == tenant);
+        self.known.remove_where(|(t, _), _| t == tenant);
+        self.unknown.remove_where(|(t, _), _| t == tenant);
     }
 
     fn forget(&self, key: &ClientKey) {
@@ -285,28 +319,21 @@ impl ClientCache {
 }
 
 /// Drops what each change makes stale, in every cache of the public runtime.
-pub fn follow_changes(
-    store: &Store,
-    tenants: Arc<TenantCache>,
-    clients: Arc<ClientCache>,
-    keys: Arc<KeyCache>,
-) {
+pub fn follow_changes(store: &Store, tenants: Arc<TenantCache>, clients: Arc<ClientCache>) {
     store.changes().subscribe(move |change| match change {
         Change::Tenant { id, slug } => {
             tenants.forget(slug);
             clients.forget_tenant(id);
-            keys.forget(id);
         }
         Change::Application { tenant, client_id } => {
             clients.forget(&(tenant.clone(), client_id.clone()));
         }
-        Change::SigningKeys { tenant } => keys.forget(tenant),
+        Change::SigningKeys { tenant } => tenants.forget_keys_of(tenant),
         Change::Everything => {
             tenants.known.clear();
             tenants.unknown.clear();
             clients.known.clear();
             clients.unknown.clear();
-            keys.clear();
         }
     });
 }

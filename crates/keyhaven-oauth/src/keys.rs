@@ -1,16 +1,20 @@
 //! Each tenant's keys, parsed once and kept: signing is the hot path of every token
 //! endpoint, and parsing a key per request would cost more than signing.
 //!
+//! Kept in the tenant's entry of the tenant cache ([`KeySlot`]), not in a map of their
+//! own: a request has already found its tenant, and a second lookup by tenant id was
+//! memory that a random tenant of thousands finds outside the CPU's caches.
+//!
 //! Parsed on first use, not on load: an RSA private key costs milliseconds to open and
 //! check, and a `client_credentials` request needs only the ES256 key, so a tenant whose
-//! entry expires (the TTL below) costs a database read, not an RSA parse, on that path.
+//! entry expires costs a database read, not an RSA parse, on that path.
 //!
 //! A rotation drops the tenant's entry on every replica (see `cache`), so all sign with
 //! the new active key and publish the same JWKS; a retired key leaves the JWKS when its
-//! `publish_until` passes, not up to a [`TTL`] later.
+//! `publish_until` passes, not when the entry expires.
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 use keyhaven_core::jose::{PublicJwk, Signer, SigningAlgorithm, Verifier};
 use keyhaven_core::kek::KeyEncryptionKey;
@@ -18,15 +22,13 @@ use keyhaven_core::model::{KeyState, Tenant};
 use keyhaven_core::{TenantId, Timestamp};
 use keyhaven_store::{Store, signing_keys};
 
-use crate::cache::{Bounded, MAX_TENANTS};
 use crate::error::OAuthError;
-
-pub use crate::cache::TTL;
 
 pub struct TenantKeys {
     tenant: TenantId,
     kek: Arc<KeyEncryptionKey>,
-    signers: HashMap<SigningAlgorithm, SealedSigner>,
+    /// The active key of each algorithm, by [`slot`].
+    signers: [Option<SealedSigner>; SigningAlgorithm::ALL.len()],
     verifiers: HashMap<String, PublishedVerifier>,
     /// The JWK Set document, ready to serve.
     pub jwks: serde_json::Value,
@@ -47,9 +49,8 @@ struct PublishedVerifier {
 
 impl TenantKeys {
     pub fn signer(&self, algorithm: SigningAlgorithm) -> Result<&Signer, OAuthError> {
-        let sealed = self
-            .signers
-            .get(&algorithm)
+        let sealed = self.signers[slot(algorithm)]
+            .as_ref()
             .ok_or_else(|| OAuthError::server(format!("no active {} key", algorithm.as_str())))?;
         if let Some(signer) = sealed.parsed.get() {
             return Ok(signer);
@@ -82,83 +83,116 @@ impl TenantKeys {
     }
 }
 
-pub struct KeyCache {
-    kek: Arc<KeyEncryptionKey>,
-    entries: Bounded<TenantId, Arc<TenantKeys>>,
+/// Where an algorithm's active key sits in [`TenantKeys`]: a table of three slots is one
+/// read, where a map was a hash and a probe of memory of its own.
+fn slot(algorithm: SigningAlgorithm) -> usize {
+    match algorithm {
+        SigningAlgorithm::Rs256 => 0,
+        SigningAlgorithm::Es256 => 1,
+        SigningAlgorithm::EdDsa => 2,
+    }
 }
 
-impl KeyCache {
-    pub fn new(kek: Arc<KeyEncryptionKey>) -> Self {
+/// A tenant's keys in its cache entry: loaded by the first request that needs them, and
+/// loaded again once a retired key's `publish_until` has passed.
+///
+/// Nothing here is ever invalidated: a change of the tenant's keys drops the whole entry
+/// from the tenant cache, and a load still running in a dropped entry fills only that
+/// entry, which no new request finds.
+pub(crate) struct KeySlot {
+    kek: Arc<KeyEncryptionKey>,
+    loaded: RwLock<Option<Loaded>>,
+}
+
+struct Loaded {
+    keys: Arc<TenantKeys>,
+    loaded_at: Timestamp,
+    /// When the first retired key stops being published.
+    until: Option<Timestamp>,
+}
+
+impl KeySlot {
+    pub(crate) fn new(kek: Arc<KeyEncryptionKey>) -> Self {
         Self {
             kek,
-            entries: Bounded::new(MAX_TENANTS),
+            loaded: RwLock::new(None),
         }
     }
 
-    pub async fn for_tenant(
+    pub(crate) async fn get(
         &self,
         store: &Store,
         tenant: &Tenant,
         now: Timestamp,
     ) -> Result<Arc<TenantKeys>, OAuthError> {
-        if let Some(keys) = self.entries.get(&tenant.id, now) {
-            return Ok(keys);
+        {
+            let loaded = self.loaded.read().unwrap_or_else(PoisonError::into_inner);
+            // A clock that went back past the load also makes the keys stale.
+            let fresh = |l: &&Loaded| l.loaded_at <= now && l.until.is_none_or(|u| now < u);
+            if let Some(loaded) = loaded.as_ref().filter(fresh) {
+                return Ok(loaded.keys.clone());
+            }
         }
-        let ticket = self.entries.ticket();
-        let (keys, until) = self.load(store, tenant, now).await?;
+        let (keys, until) = load(store, &self.kek, tenant, now).await?;
         let keys = Arc::new(keys);
-        self.entries
-            .insert(ticket, tenant.id.clone(), keys.clone(), now, until);
+        // Two requests may load at once; both read the same rows, the last one stays.
+        *self.loaded.write().unwrap_or_else(PoisonError::into_inner) = Some(Loaded {
+            keys: keys.clone(),
+            loaded_at: now,
+            until,
+        });
         Ok(keys)
     }
+}
 
-    pub(crate) fn forget(&self, tenant: &TenantId) {
-        self.entries.remove(tenant);
-    }
-
-    pub(crate) fn clear(&self) {
-        self.entries.clear();
-    }
-
-    /// The keys, and when the first retired one stops being published.
-    async fn load(
-        &self,
-        store: &Store,
-        tenant: &Tenant,
-        now: Timestamp,
-    ) -> Result<(TenantKeys, Option<Timestamp>), OAuthError> {
-        let published = signing_keys::published(store, &tenant.id, now).await?;
-        let until = published.iter().filter_map(|k| k.publish_until).min();
-        let mut signers = HashMap::new();
-        let mut verifiers = HashMap::new();
-        let mut jwks = Vec::new();
-        for key in published {
-            jwks.push(key.public_jwk.to_json());
-            if key.state == KeyState::Active {
-                signers.insert(
-                    key.algorithm,
-                    SealedSigner {
-                        kid: key.kid.clone(),
-                        sealed: key.sealed_private_key,
-                        parsed: OnceLock::new(),
-                    },
-                );
-            }
-            verifiers.insert(
-                key.kid,
-                PublishedVerifier {
-                    jwk: key.public_jwk,
-                    parsed: OnceLock::new(),
-                },
-            );
+/// The keys, and when the first retired one stops being published.
+async fn load(
+    store: &Store,
+    kek: &Arc<KeyEncryptionKey>,
+    tenant: &Tenant,
+    now: Timestamp,
+) -> Result<(TenantKeys, Option<Timestamp>), OAuthError> {
+    let published = signing_keys::published(store, &tenant.id, now).await?;
+    let until = published.iter().filter_map(|k| k.publish_until).min();
+    let mut signers: [Option<SealedSigner>; SigningAlgorithm::ALL.len()] = Default::default();
+    let mut verifiers = HashMap::new();
+    let mut jwks = Vec::new();
+    for key in published {
+        jwks.push(key.public_jwk.to_json());
+        if key.state == KeyState::Active {
+            signers[slot(key.algorithm)] = Some(SealedSigner {
+                kid: key.kid.clone(),
+                sealed: key.sealed_private_key,
+                parsed: OnceLock::new(),
+            });
         }
-        let keys = TenantKeys {
-            tenant: tenant.id.clone(),
-            kek: self.kek.clone(),
-            signers,
-            verifiers,
-            jwks: serde_json::json!({ "keys": jwks }),
-        };
-        Ok((keys, until))
+        verifiers.insert(
+            key.kid,
+            PublishedVerifier {
+                jwk: key.public_jwk,
+                parsed: OnceLock::new(),
+            },
+        );
+    }
+    let keys = TenantKeys {
+        tenant: tenant.id.clone(),
+        kek: kek.clone(),
+        signers,
+        verifiers,
+        jwks: serde_json::json!({ "keys": jwks }),
+    };
+    Ok((keys, until))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_algorithm_has_a_slot_of_its_own() {
+        let mut slots: Vec<_> = SigningAlgorithm::ALL.into_iter().map(slot).collect();
+        slots.sort_unstable();
+        let all: Vec<_> = (0..SigningAlgorithm::ALL.len()).collect();
+        assert_eq!(slots, all);
     }
 }

@@ -9,7 +9,6 @@ use keyhaven_core::{Clock, Entropy, Timestamp};
 use keyhaven_store::{PasswordHasher, Store};
 
 use crate::cache::{ClientCache, TenantCache};
-use crate::keys::KeyCache;
 
 /// A handle on what the endpoints share. Every request clones it (axum's `State`; the CORS
 /// layer too, for a request with an Origin), so it is one reference count rather than one
@@ -38,7 +37,7 @@ pub struct Shared {
     pub entropy: Arc<dyn Entropy>,
     /// Externally visible base of issuers, without a trailing slash.
     pub public_url: Arc<str>,
-    pub keys: Arc<KeyCache>,
+    /// Tenants with their keys.
     pub tenants: Arc<TenantCache>,
     pub clients: Arc<ClientCache>,
     /// Verifies sign-in passwords on the bounded blocking pool (shared with the admin
@@ -57,12 +56,11 @@ impl Shared {
     pub fn caches_following(
         store: &Store,
         kek: Arc<keyhaven_core::kek::KeyEncryptionKey>,
-    ) -> (Arc<KeyCache>, Arc<TenantCache>, Arc<ClientCache>) {
-        let keys = Arc::new(KeyCache::new(kek));
-        let tenants = Arc::new(TenantCache::default());
+    ) -> (Arc<TenantCache>, Arc<ClientCache>) {
+        let tenants = Arc::new(TenantCache::new(kek));
         let clients = Arc::new(ClientCache::default());
-        crate::cache::follow_changes(store, tenants.clone(), clients.clone(), keys.clone());
-        (keys, tenants, clients)
+        crate::cache::follow_changes(store, tenants.clone(), clients.clone());
+        (tenants, clients)
     }
 
     pub fn now(&self) -> Timestamp {

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use keyhaven_core::Slug;
-use keyhaven_core::model::Tenant;
 
+use crate::cache::CachedTenant;
 use crate::error::{ErrorCode, OAuthError};
 use crate::state::OAuthState;
 
@@ -14,7 +14,7 @@ pub fn slug_in_path(path: &str) -> Option<&str> {
 }
 
 /// The cached tenant itself, not a copy: a request only reads it.
-pub async fn resolve(state: &OAuthState, slug: &str) -> Result<Arc<Tenant>, OAuthError> {
+pub async fn resolve(state: &OAuthState, slug: &str) -> Result<Arc<CachedTenant>, OAuthError> {
     let not_found = || OAuthError::new(ErrorCode::NotFound, "no such tenant");
     let slug = Slug::parse(slug).map_err(|_| not_found())?;
     let tenant = state

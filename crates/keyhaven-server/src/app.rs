@@ -160,7 +160,7 @@ pub async fn start(config: &Config, deps: Dependencies) -> Result<Running, Start
         kek: Arc::new(key_encryption_key),
         metrics: metrics.clone(),
     };
-    let (keys, tenants, clients) =
+    let (tenants, clients) =
         keyhaven_oauth::state::Shared::caches_following(&store, state.kek.clone());
     // Listening before serving: no change committed after this can go unheard.
     let changes = keyhaven_store::changes::Listener::connect(&store)
@@ -171,7 +171,6 @@ pub async fn start(config: &Config, deps: Dependencies) -> Result<Running, Start
         clock: state.clock.clone(),
         entropy: state.entropy.clone(),
         public_url: Arc::from(public_url.as_str()),
-        keys,
         tenants,
         clients,
         hasher: state.hasher.clone(),

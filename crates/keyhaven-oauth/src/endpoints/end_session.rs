@@ -31,6 +31,7 @@ use tracing::Instrument;
 
 use crate::browser::Browser;
 use crate::cache::CachedClient;
+use crate::cache::CachedTenant;
 use crate::error::PageError;
 use crate::form;
 use crate::id_token;
@@ -287,7 +288,7 @@ struct Hint {
 impl LogoutRequest {
     async fn parse(
         state: &OAuthState,
-        tenant: &Tenant,
+        tenant: &CachedTenant,
         raw: &RawParams,
         now: Timestamp,
     ) -> Result<Self, PageError> {
@@ -298,7 +299,7 @@ impl LogoutRequest {
         };
         let hint = match &raw.id_token_hint {
             Some(token) => {
-                let keys = state.keys.for_tenant(&state.store, tenant, now).await?;
+                let keys = tenant.keys(&state.store, now).await?;
                 let claims = verify_hint(&keys, &state.issuer(tenant), token).map_err(|why| {
                     tracing::info!(reason = why, "id_token_hint refused");
                     refuse("id_token_hint is not an ID token issued by this tenant")

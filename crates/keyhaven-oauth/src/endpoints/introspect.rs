@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 use tracing::Instrument;
 
 use crate::access_token;
+use crate::cache::CachedTenant;
 use crate::client_auth::{self, Client, Method};
 use crate::error::{self, OAuthError};
 use crate::form::{Params, Posted};
@@ -66,11 +67,11 @@ pub async fn introspect(
 /// An access token of this tenant, not expired and not revoked.
 async fn access_token(
     state: &OAuthState,
-    tenant: &Tenant,
+    tenant: &CachedTenant,
     token: &str,
     now: Timestamp,
 ) -> Result<Result<Value, String>, OAuthError> {
-    let keys = state.keys.for_tenant(&state.store, tenant, now).await?;
+    let keys = tenant.keys(&state.store, now).await?;
     let claims = match access_token::validate(&keys, &state.issuer(tenant), token, now) {
         Ok(claims) => claims,
         Err(why) => return Ok(Err(why.to_string())),

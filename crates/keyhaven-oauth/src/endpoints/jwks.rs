@@ -18,10 +18,7 @@ pub async fn jwks(
     Path(slug): Path<String>,
 ) -> Result<Response, OAuthError> {
     let tenant = tenant::resolve(&state, &slug).await?;
-    let keys = state
-        .keys
-        .for_tenant(&state.store, &tenant, state.now())
-        .await?;
+    let keys = tenant.keys(&state.store, state.now()).await?;
     let mut response = Json(keys.jwks.clone()).into_response();
     response
         .headers_mut()

@@ -31,6 +31,7 @@ use serde::Deserialize;
 use tracing::Instrument;
 
 use crate::browser::{Browser, random_token};
+use crate::cache::CachedTenant;
 use crate::error::PageError;
 use crate::flow;
 use crate::form::Params;
@@ -231,7 +232,7 @@ pub async fn submit(
 /// application; and the browser's binding value the form token derives from.
 /// A form posted from one of our pages, with the pending authorization it belongs to.
 pub struct Submitted {
-    pub tenant: Arc<Tenant>,
+    pub tenant: Arc<CachedTenant>,
     pub form: Params,
     pub browser: Browser,
     pub pending: PendingAuthorization,

@@ -17,6 +17,7 @@ use keyhaven_store::revocations::{self, Reason};
 use tracing::Instrument;
 
 use crate::access_token;
+use crate::cache::CachedTenant;
 use crate::client_auth::{self, Client};
 use crate::error::{self, OAuthError};
 use crate::form::{Params, Posted};
@@ -86,12 +87,12 @@ async fn revoke_refresh_token(
 
 async fn revoke_access_token(
     state: &OAuthState,
-    tenant: &Tenant,
+    tenant: &CachedTenant,
     client: &Client,
     token: &str,
     now: Timestamp,
 ) -> Result<&'static str, OAuthError> {
-    let keys = state.keys.for_tenant(&state.store, tenant, now).await?;
+    let keys = tenant.keys(&state.store, now).await?;
     let Ok(claims) = access_token::validate(&keys, &state.issuer(tenant), token, now) else {
         return Ok("not an active access token of this tenant");
     };

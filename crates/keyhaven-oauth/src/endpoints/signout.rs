@@ -30,6 +30,7 @@ use serde_json::json;
 use tracing::Instrument;
 
 use crate::access_token::{self, Claims};
+use crate::cache::CachedTenant;
 use crate::error::{self, SignOutError};
 use crate::form::Posted;
 use crate::request_headers;
@@ -79,12 +80,12 @@ pub async fn signout(
 /// and not revoked by anything but an earlier sign-out. Returns it with its `sid`.
 async fn authenticate(
     state: &OAuthState,
-    tenant: &Tenant,
+    tenant: &CachedTenant,
     headers: &HeaderMap,
     now: Timestamp,
 ) -> Result<(Claims, String), SignOutError> {
     let token = request_headers::bearer_token(headers).ok_or(SignOutError::MissingToken)?;
-    let keys = state.keys.for_tenant(&state.store, tenant, now).await?;
+    let keys = tenant.keys(&state.store, now).await?;
     let claims = access_token::validate_ignoring_expiry(&keys, &state.issuer(tenant), &token)
         .map_err(|why| {
             tracing::info!(reason = %why, "inactive token at sign-out");

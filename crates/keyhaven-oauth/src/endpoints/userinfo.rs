@@ -34,7 +34,7 @@ pub async fn userinfo(
         let tenant = tenant::resolve(&state, &slug).await?;
         let token = presented_token(&headers, &body)?;
         let now = state.now();
-        let keys = state.keys.for_tenant(&state.store, &tenant, now).await?;
+        let keys = tenant.keys(&state.store, now).await?;
         let claims =
             access_token::validate(&keys, &state.issuer(&tenant), &token, now).map_err(|why| {
                 tracing::info!(reason = %why, "inactive token at userinfo");

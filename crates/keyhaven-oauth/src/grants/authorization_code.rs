@@ -15,6 +15,7 @@ use keyhaven_store::revocations::{self, Reason};
 use keyhaven_store::{refresh_tokens, sessions};
 
 use crate::browser::random_token;
+use crate::cache::CachedTenant;
 use crate::client_auth::Client;
 use crate::error::{ErrorCode, OAuthError};
 use crate::form::Params;
@@ -24,7 +25,7 @@ use crate::token_response::TokenResponse;
 
 pub async fn grant(
     state: &OAuthState,
-    tenant: &Tenant,
+    tenant: &CachedTenant,
     client: &Client,
     params: &Params,
     device_id: Option<DeviceId>,

@@ -2,9 +2,9 @@
 //! token for itself. Nothing is written: the JWT carries everything needed to check it.
 
 use keyhaven_core::GrantType;
-use keyhaven_core::model::Tenant;
 
 use crate::access_token::{self, Claims};
+use crate::cache::CachedTenant;
 use crate::client_auth::{Client, Method};
 use crate::error::{ErrorCode, OAuthError};
 use crate::form::Params;
@@ -13,7 +13,7 @@ use crate::token_response::TokenResponse;
 
 pub async fn grant(
     state: &OAuthState,
-    tenant: &Tenant,
+    tenant: &CachedTenant,
     client: &Client,
     params: &Params,
 ) -> Result<TokenResponse, OAuthError> {
@@ -49,7 +49,7 @@ pub async fn grant(
         scope: (!scope.is_empty()).then(|| scope.to_delimited()),
         sid: None,
     };
-    let keys = state.keys.for_tenant(&state.store, tenant, now).await?;
+    let keys = tenant.keys(&state.store, now).await?;
     let token = access_token::sign(&keys, &claims)?;
     Ok(TokenResponse::bearer(
         token,

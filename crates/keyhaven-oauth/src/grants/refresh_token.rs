@@ -9,6 +9,7 @@ use keyhaven_store::refresh_tokens;
 use keyhaven_store::revocations::Reason;
 use keyhaven_store::sessions;
 
+use crate::cache::CachedTenant;
 use crate::client_auth::Client;
 use crate::error::{ErrorCode, OAuthError};
 use crate::form::Params;
@@ -18,7 +19,7 @@ use crate::token_response::TokenResponse;
 
 pub async fn grant(
     state: &OAuthState,
-    tenant: &Tenant,
+    tenant: &CachedTenant,
     client: &Client,
     params: &Params,
 ) -> Result<TokenResponse, OAuthError> {
@@ -82,7 +83,7 @@ pub async fn grant(
 /// there first (`None`).
 async fn rotate(
     state: &OAuthState,
-    tenant: &Tenant,
+    tenant: &CachedTenant,
     client: &Client,
     params: &Params,
     presented: &str,

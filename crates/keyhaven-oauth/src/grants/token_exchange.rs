@@ -21,6 +21,7 @@ use keyhaven_core::opaque::OpaqueDigest;
 use keyhaven_core::{ApplicationType, ClientId, GrantType, ScopeSet, Timestamp};
 use keyhaven_store::{device_secrets, refresh_tokens, sessions};
 
+use crate::cache::CachedTenant;
 use crate::client_auth::Client;
 use crate::error::{ErrorCode, OAuthError};
 use crate::form::Params;
@@ -35,7 +36,7 @@ pub const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_tok
 
 pub async fn grant(
     state: &OAuthState,
-    tenant: &Tenant,
+    tenant: &CachedTenant,
     client: &Client,
     params: &Params,
 ) -> Result<TokenResponse, OAuthError> {
@@ -146,13 +147,13 @@ struct Subject {
 /// its algorithm, `typ: JWT`, this issuer), expired or not (see the module notes).
 async fn verify_id_token(
     state: &OAuthState,
-    tenant: &Tenant,
+    tenant: &CachedTenant,
     issuer: &str,
     token: &str,
     now: Timestamp,
 ) -> Result<Subject, OAuthError> {
     let refuse = || invalid_grant("subject_token is not an ID token issued by this tenant");
-    let keys = state.keys.for_tenant(&state.store, tenant, now).await?;
+    let keys = tenant.keys(&state.store, now).await?;
     let kid = jose::peek_kid(token).ok().flatten().ok_or_else(refuse)?;
     let verifier = keys.verifier(&kid).ok_or_else(refuse)?;
     let verified = verifier

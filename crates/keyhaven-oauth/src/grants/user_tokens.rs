@@ -2,12 +2,13 @@
 //! exchange): an access token, an ID token for an OpenID Connect grant, and a refresh
 //! token when the client may refresh.
 
-use keyhaven_core::model::{Application, Tenant};
+use keyhaven_core::model::Application;
 use keyhaven_core::{GrantType, ScopeSet, Timestamp};
 use keyhaven_store::refresh_tokens::NewRefreshToken;
 
 use crate::access_token::{self, Claims};
 use crate::browser::random_token;
+use crate::cache::CachedTenant;
 use crate::client_auth::Client;
 use crate::error::OAuthError;
 use crate::id_token;
@@ -45,7 +46,7 @@ pub struct Issued {
 /// may have had to record it before (a code records the jti it is redeemed for).
 pub async fn issue(
     state: &OAuthState,
-    tenant: &Tenant,
+    tenant: &CachedTenant,
     client: &Client,
     grant: UserGrant<'_>,
     access_jti: String,
@@ -66,7 +67,7 @@ pub async fn issue(
         scope: scope.clone(),
         sid: Some(grant.session_id.to_owned()),
     };
-    let keys = state.keys.for_tenant(&state.store, tenant, now).await?;
+    let keys = tenant.keys(&state.store, now).await?;
     let access_token = access_token::sign(&keys, &claims)?;
     let mut body = TokenResponse::bearer(access_token, lifetime.as_secs(), scope);
     // OIDC Core §3.1.3.3 and §12.2: an ID token for an OpenID Connect grant only.
