@@ -16,6 +16,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
+use axum::body::Bytes;
 use keyhaven_core::jose::{PublicJwk, Signer, SigningAlgorithm, Verifier};
 use keyhaven_core::kek::KeyEncryptionKey;
 use keyhaven_core::model::{KeyState, Tenant};
@@ -30,8 +31,10 @@ pub struct TenantKeys {
     /// The active key of each algorithm, by [`slot`].
     signers: [Option<SealedSigner>; SigningAlgorithm::ALL.len()],
     verifiers: HashMap<String, PublishedVerifier>,
-    /// The JWK Set document, ready to serve.
-    pub jwks: serde_json::Value,
+    /// The JWK Set document, serialised once: each request shares it, and one buffer is
+    /// one allocation where a JSON tree was a hundred small ones per tenant, strewn among
+    /// the entries that every request reads.
+    pub jwks: Bytes,
 }
 
 /// An active key, sealed as stored until something signs with it.
@@ -179,7 +182,9 @@ async fn load(
         kek: kek.clone(),
         signers,
         verifiers,
-        jwks: serde_json::json!({ "keys": jwks }),
+        jwks: serde_json::to_vec(&serde_json::json!({ "keys": jwks }))
+            .map_err(OAuthError::server)?
+            .into(),
     };
     Ok((keys, until))
 }

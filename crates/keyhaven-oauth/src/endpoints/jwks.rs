@@ -1,7 +1,6 @@
 //! The tenant's JWK Set (RFC 7517 §5): every published key, including the next one
 //! (before it signs) and retired ones (until what they signed has expired).
 
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -19,7 +18,8 @@ pub async fn jwks(
 ) -> Result<Response, OAuthError> {
     let tenant = tenant::resolve(&state, &slug).await?;
     let keys = tenant.keys(&state.store, state.now()).await?;
-    let mut response = Json(keys.jwks.clone()).into_response();
+    let json = HeaderValue::from_static("application/json");
+    let mut response = ([(header::CONTENT_TYPE, json)], keys.jwks.clone()).into_response();
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static(MAX_AGE));
