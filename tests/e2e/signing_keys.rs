@@ -358,8 +358,9 @@ async fn the_served_jwks_drops_a_retired_key_when_its_publication_ends_not_when_
     );
 
     let now = app.clock.now().unix_millis();
-    app.clock
-        .advance(Duration::from_millis(u64::try_from(until - now - 1).expect("ahead")));
+    app.clock.advance(Duration::from_millis(
+        u64::try_from(until - now - 1).expect("ahead"),
+    ));
     assert!(served_kids(&app, "acme").await.contains(&retired.kid));
 
     app.clock.advance(Duration::from_millis(1));
