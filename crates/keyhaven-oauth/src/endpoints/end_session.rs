@@ -30,8 +30,7 @@ use serde::Deserialize;
 use tracing::Instrument;
 
 use crate::browser::Browser;
-use crate::cache::CachedClient;
-use crate::cache::CachedTenant;
+use crate::cache::{CachedClient, CachedTenant};
 use crate::error::PageError;
 use crate::form;
 use crate::id_token;
